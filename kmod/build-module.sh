@@ -1,0 +1,12 @@
+#!/bin/sh
+# build-module.sh KDIR SRCDIR OUTDIR: builds xpmem.ko out of the source tree
+# (Kbuild writes next to its sources, so they are copied first), with W=1
+# and warnings as errors.
+set -eu
+kdir=$1 src=$2 out=$3
+work="$out/xpmem-src"
+mkdir -p "$work/uapi"
+cp "$src"/Kbuild "$src"/*.c "$src"/*.h "$work/"
+cp "$src"/uapi/*.h "$work/uapi/"
+make -s -C "$kdir" M="$work" W=1 KCFLAGS=-Werror modules
+cp "$work/xpmem.ko" "$out/xpmem.ko"

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * fault.c - filling attachments on demand.
+ *
+ * A fault in an attachment maps a window of pages around the faulting one
+ * (xpmem_fault_window pages, aligned, never crossing a PMD): the faulting
+ * page is faulted in on the owner's side if needed (bss not instantiated yet,
+ * swapped out, copy-on-write), its neighbours are mapped only if the owner
+ * has them present already.  When the owner maps a whole aligned 2 MiB
+ * region with one PMD (THP or hugetlb) and the attachment is aligned the
+ * same way, the attacher gets one PMD too.
+ *
+ * Correctness against concurrent invalidations follows the interval-notifier
+ * pattern: read the notifier sequence, look the pages up with
+ * hmm_range_fault(), then under seg->lock install PFNs only if the sequence
+ * did not move (otherwise look up again).  The invalidate callback publishes
+ * a new sequence under the same lock before zapping, so an installed PFN is
+ * either current or zapped.  Nothing under seg->lock allocates: page tables
+ * are allocated first, under att->pt_lock, which the callback never takes
+ * (reclaim may call the callback from inside an allocation).
+ *
+ * Writability comes from the source: a page the owner may not write (the
+ * shared zero page, a page shared copy-on-write after fork) is mapped
+ * read-only, and a write to it comes back through pfn_mkwrite, which drops
+ * the PTE so that the write fault looks the page up again for writing, which
+ * breaks the copy-on-write in the owner, whose invalidation zaps the old one.
+ *
+ * Lock order here: attacher mmap_lock (held by the caller) -> seg->life ->
+ * owner mmap_lock -> att->pt_lock -> seg->lock.  The owner's mmap_lock is
+ * only ever try-locked while the attacher's is held: two processes attaching
+ * each other's memory would otherwise deadlock against queued writers.  On
+ * contention we drop the attacher's lock, wait for the owner's, and let the
+ * core retry the fault.
+ */
+#include <linux/hmm.h>
+#include <linux/huge_mm.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/pfn_t.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "xpmem_internal.h"
+
+unsigned int xpmem_fault_window = PTRS_PER_PTE;
+
+static int window_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int pages;
+	int err = kstrtouint(val, 0, &pages);
+
+	if (err)
+		return err;
+	if (!pages || pages > PTRS_PER_PTE || !is_power_of_2(pages))
+		return -EINVAL;
+	WRITE_ONCE(xpmem_fault_window, pages);
+	return 0;
+}
+
+static const struct kernel_param_ops window_ops = {
+	.set = window_set,
+	.get = param_get_uint,
+};
+module_param_cb(fault_window, &window_ops, &xpmem_fault_window, 0644);
+MODULE_PARM_DESC(fault_window,
+		 "Pages mapped per attachment fault: a power of two, 1..512 (default 512)");
+
+#define FAULT_TRIES 32	/* lookups before we let the core retry the fault */
+
+struct fault_window {
+	unsigned long start, end;	/* attacher addresses */
+	unsigned long src;		/* source address of start */
+	unsigned long npages;
+	unsigned long target;		/* index of the faulting page */
+};
+
+static unsigned long src_of(struct vm_area_struct *vma, unsigned long addr)
+{
+	return (vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
+}
+
+static void window_compute(struct vm_fault *vmf, struct xpmem_segment *seg,
+			   struct fault_window *w)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long size = (unsigned long)READ_ONCE(xpmem_fault_window) << PAGE_SHIFT;
+	unsigned long addr = vmf->address & PAGE_MASK;
+	unsigned long lo = max(ALIGN_DOWN(addr, size), vma->vm_start);
+	unsigned long hi = min(ALIGN_DOWN(addr, size) + size, vma->vm_end);
+
+	/* VMAs never outgrow their segment (VM_DONTEXPAND); be strict anyway. */
+	if (src_of(vma, lo) < seg->start)
+		lo += seg->start - src_of(vma, lo);
+	if (src_of(vma, hi) > seg->end)
+		hi -= src_of(vma, hi) - seg->end;
+
+	w->start = lo;
+	w->end = hi;
+	w->src = src_of(vma, lo);
+	w->npages = (hi - lo) >> PAGE_SHIFT;
+	w->target = (addr - lo) >> PAGE_SHIFT;
+}
+
+/* Give the mmap lock back and let the core retry, when it allows that. */
+static vm_fault_t fault_retry(struct vm_fault *vmf)
+{
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		return VM_FAULT_SIGBUS;
+	if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		mmap_read_unlock(vmf->vma->vm_mm);
+	return VM_FAULT_RETRY;
+}
+
+static vm_fault_t errno_to_fault(int err)
+{
+	switch (err) {
+	case -ENOMEM:
+		return VM_FAULT_OOM;
+	case -EPERM:		/* write to a source the owner may not write */
+		return VM_FAULT_SIGSEGV;
+	default:		/* hole, PROT_NONE, I/O memory, gone */
+		xpmem_count(sigbus, 1);
+		return VM_FAULT_SIGBUS;
+	}
+}
+
+static int no_pte_fn(pte_t *pte, unsigned long addr, void *data)
+{
+	return 0;
+}
+
+static bool can_map_pmd(struct vm_fault *vmf, struct fault_window *w,
+			unsigned long *pfns)
+{
+	unsigned long hpfn = pfns[0];
+
+	if (w->npages != PTRS_PER_PMD || !IS_ALIGNED(w->start, PMD_SIZE) ||
+	    !IS_ALIGNED(w->src, PMD_SIZE))
+		return false;
+	if (!(hpfn & HMM_PFN_VALID) || hmm_pfn_to_map_order(hpfn) < PMD_SHIFT - PAGE_SHIFT)
+		return false;
+	/* The owner maps it with one PMD: the frame is 2 MiB aligned. */
+	return IS_ALIGNED(hpfn & ~HMM_PFN_FLAGS, PTRS_PER_PMD);
+}
+
+static pgprot_t pfn_prot(struct vm_area_struct *vma, unsigned long hpfn)
+{
+	if ((hpfn & HMM_PFN_WRITE) && (vma->vm_flags & VM_WRITE))
+		return vma->vm_page_prot;
+	return vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
+}
+
+/* Under seg->lock, with the sequence checked. */
+static vm_fault_t install_pmd(struct vm_fault *vmf, unsigned long hpfn)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	bool write = (hpfn & HMM_PFN_WRITE) && (vma->vm_flags & VM_WRITE);
+	vm_fault_t ret;
+
+	ret = vmf_insert_pfn_pmd_prot(vmf, pfn_to_pfn_t(hpfn & ~HMM_PFN_FLAGS),
+				      pfn_prot(vma, hpfn), write);
+	if (ret == VM_FAULT_NOPAGE)
+		xpmem_count(pmds_mapped, 1);
+	return ret;
+}
+
+/* Under seg->lock, with the sequence checked. */
+static vm_fault_t install_ptes(struct vm_fault *vmf, struct fault_window *w,
+			       unsigned long *pfns)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	vm_fault_t ret = VM_FAULT_NOPAGE, r;
+	unsigned long i, mapped = 0;
+
+	for (i = 0; i < w->npages; i++) {
+		if (!(pfns[i] & HMM_PFN_VALID) || (pfns[i] & HMM_PFN_ERROR))
+			continue;
+		r = vmf_insert_pfn_prot(vma, w->start + (i << PAGE_SHIFT),
+					pfns[i] & ~HMM_PFN_FLAGS,
+					pfn_prot(vma, pfns[i]));
+		if (r == VM_FAULT_NOPAGE)
+			mapped++;
+		else if (i == w->target)
+			ret = r;
+	}
+	xpmem_count(pages_mapped, mapped);
+	return ret;
+}
+
+/*
+ * Makes sure the PTE table of the window exists, outside seg->lock.  Returns
+ * false when another fault mapped the region with a PMD meanwhile.
+ */
+static bool prepare_pte_table(struct vm_fault *vmf, struct fault_window *w)
+{
+	pmd_t pmd = READ_ONCE(*vmf->pmd);
+
+	if (pmd_trans_huge(pmd) || pmd_devmap(pmd))
+		return false;
+	if (pmd_none(pmd))
+		apply_to_page_range(vmf->vma->vm_mm, w->start, w->end - w->start,
+				    no_pte_fn, NULL);
+	pmd = READ_ONCE(*vmf->pmd);
+	return pmd_present(pmd) && !pmd_trans_huge(pmd) && !pmd_devmap(pmd);
+}
+
+/*
+ * One lookup-and-install round.  Returns 0 to go round again (the sequence
+ * moved), a vm_fault_t otherwise.
+ */
+static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
+			      struct fault_window *w, unsigned long *pfns,
+			      bool same_mm)
+{
+	struct xpmem_attach *att = vmf->vma->vm_private_data;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	struct hmm_range range = {
+		.notifier = &seg->notifier,
+		.start = w->src,
+		.end = w->src + (w->npages << PAGE_SHIFT),
+		.hmm_pfns = pfns,
+		.default_flags = 0,
+		.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+	};
+	vm_fault_t ret;
+	bool pmd;
+	int err;
+
+	memset(pfns, 0, w->npages * sizeof(*pfns));
+	pfns[w->target] = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0);
+
+	range.notifier_seq = mmu_interval_read_begin(&seg->notifier);
+	if (!same_mm && !mmap_read_trylock(seg->mm))
+		return VM_FAULT_RETRY;	/* the caller waits, unlocked */
+	err = hmm_range_fault(&range);
+	if (!same_mm)
+		mmap_read_unlock(seg->mm);
+	if (err == -EBUSY)
+		return 0;
+	if (err)
+		return errno_to_fault(err);
+
+	mutex_lock(&att->pt_lock);
+	pmd = can_map_pmd(vmf, w, pfns) && pmd_none(READ_ONCE(*vmf->pmd));
+	if (!pmd && !prepare_pte_table(vmf, w)) {
+		mutex_unlock(&att->pt_lock);
+		return VM_FAULT_NOPAGE;		/* a PMD is there: retry access */
+	}
+	mutex_lock(&seg->lock);
+	if (mmu_interval_read_retry(&seg->notifier, range.notifier_seq)) {
+		ret = 0;
+	} else if (pmd) {
+		ret = install_pmd(vmf, pfns[0]);
+	} else {
+		ret = install_ptes(vmf, w, pfns);
+	}
+	mutex_unlock(&seg->lock);
+	mutex_unlock(&att->pt_lock);
+	return ret;
+}
+
+/* Owner's mmap_lock contended: wait for it without holding ours, then retry. */
+static vm_fault_t wait_for_owner(struct vm_fault *vmf, struct mm_struct *owner)
+{
+	vm_fault_t ret = fault_retry(vmf);
+
+	if (ret == VM_FAULT_RETRY && !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+		if (!mmap_read_lock_killable(owner))
+			mmap_read_unlock(owner);
+	}
+	return ret;
+}
+
+static vm_fault_t attach_fault(struct vm_fault *vmf)
+{
+	struct xpmem_attach *att = vmf->vma->vm_private_data;
+	struct xpmem_segment *seg = att->seg;
+	struct fault_window w;
+	unsigned long *pfns;
+	bool same_mm;
+	vm_fault_t ret = 0;
+	int tries;
+
+	xpmem_count(faults, 1);
+	window_compute(vmf, seg, &w);
+	pfns = kmalloc_array(w.npages, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns)
+		return VM_FAULT_OOM;
+
+	down_read(&seg->life);
+	if (seg->dead || !mmget_not_zero(seg->mm)) {
+		up_read(&seg->life);
+		kfree(pfns);
+		xpmem_count(sigbus, 1);
+		return VM_FAULT_SIGBUS;
+	}
+	same_mm = seg->mm == vmf->vma->vm_mm;
+
+	for (tries = 0; !ret; tries++) {
+		if (tries >= FAULT_TRIES || fatal_signal_pending(current)) {
+			ret = fault_retry(vmf);
+			break;
+		}
+		if (tries)
+			xpmem_count(fault_retries, 1);
+		ret = fault_round(vmf, seg, &w, pfns, same_mm);
+		if (ret == VM_FAULT_RETRY) {
+			up_read(&seg->life);
+			ret = wait_for_owner(vmf, seg->mm);
+			mmput_async(seg->mm);
+			kfree(pfns);
+			return ret;
+		}
+	}
+	up_read(&seg->life);
+	mmput_async(seg->mm);
+	kfree(pfns);
+	return ret;
+}
+
+/*
+ * A write to a page mapped read-only because the source was read-only: drop
+ * the PTE, so the access faults again as a write and looks the page up for
+ * writing.  Returning NOPAGE makes the CPU retry the access.
+ */
+static vm_fault_t attach_pfn_mkwrite(struct vm_fault *vmf)
+{
+	zap_vma_ptes(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	return VM_FAULT_NOPAGE;
+}
+
+const struct vm_operations_struct xpmem_vm_ops = {
+	.fault = attach_fault,
+	.pfn_mkwrite = attach_pfn_mkwrite,
+};

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * invalidate.c - the local TLB shootdown.
+ *
+ * Every segment has an interval notifier over its source range in the
+ * owner's mm.  The core mm calls it before any page of that range changes,
+ * whoever causes the change (the owner, another thread, a debugger,
+ * khugepaged, reclaim, migration, exit).  We publish a new notifier sequence
+ * under seg->lock, so that a fault that looked pages up before this point
+ * sees the change and looks them up again, and then zap the range in every
+ * attachment of the segment with one unmap_mapping_pages() on the segment's
+ * address space.  Only after we return may the kernel free or reuse the old
+ * pages, so no attacher can reach them afterwards.
+ *
+ * The zap runs outside seg->lock: zapping an attacher's PTEs raises that
+ * attacher's own notifiers, which may be another segment's callback (every
+ * MPI process exports its whole address space, attachments included).
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+
+#include "xpmem_internal.h"
+
+static pgoff_t src_pgoff(unsigned long addr)
+{
+	return addr >> PAGE_SHIFT;
+}
+
+void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
+			 unsigned long end)
+{
+	unmap_mapping_pages(seg->inode->i_mapping, src_pgoff(start),
+			    src_pgoff(end - start), false);
+}
+
+static bool segment_invalidate(struct mmu_interval_notifier *sub,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
+{
+	struct xpmem_segment *seg =
+		container_of(sub, struct xpmem_segment, notifier);
+	unsigned long start = max(range->start, seg->start);
+	unsigned long end = min(range->end, seg->end);
+	if (start >= end)
+		return true;
+
+	if (!mmu_notifier_range_blockable(range)) {
+		/* The OOM reaper: may not sleep, may be refused. */
+		if (!mutex_trylock(&seg->lock)) {
+			xpmem_count(invalidations_refused, 1);
+			return false;
+		}
+		mmu_interval_set_seq(sub, cur_seq);
+		mutex_unlock(&seg->lock);
+		/*
+		 * Whether an attachment maps this very range would take the
+		 * i_mmap lock; any attachment of the segment is reason enough
+		 * to refuse, and the reaper comes back later.
+		 */
+		if (mapping_mapped(seg->inode->i_mapping)) {
+			xpmem_count(invalidations_refused, 1);
+			return false;
+		}
+		return true;
+	}
+
+	mutex_lock(&seg->lock);
+	mmu_interval_set_seq(sub, cur_seq);
+	mutex_unlock(&seg->lock);
+
+	if (mapping_mapped(seg->inode->i_mapping)) {
+		xpmem_zap_attachers(seg, start, end);
+		xpmem_count(invalidations, 1);
+	}
+	return true;
+}
+
+const struct mmu_interval_notifier_ops xpmem_invalidate_ops = {
+	.invalidate = segment_invalidate,
+};

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * main.c - xpmem.ko: cross-partition memory sharing.  Module init is the
+ * ordered chain of the subsystems' init functions; exit is its reverse.
+ */
+#include <linux/module.h>
+
+#include "xpmem_internal.h"
+
+static int __init xpmem_init(void)
+{
+	int err;
+
+	err = xpmem_ids_init();
+	if (err)
+		return err;
+	err = xpmem_attach_init();
+	if (err)
+		goto err_ids;
+	err = xpmem_device_init();
+	if (err)
+		goto err_attach;
+	pr_info("xpmem: version %x.%x, partition %d\n",
+		XPMEM_ABI_VERSION >> 16, XPMEM_ABI_VERSION & 0xffff,
+		XPMEM_PARTITION_ID);
+	return 0;
+
+err_attach:
+	xpmem_attach_exit();
+err_ids:
+	xpmem_ids_exit();
+	return err;
+}
+
+static void __exit xpmem_exit(void)
+{
+	xpmem_device_exit();
+	xpmem_attach_exit();
+	xpmem_ids_exit();
+	WARN_ON(!xpmem_stats_check_idle());
+}
+
+module_init(xpmem_init);
+module_exit(xpmem_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Cross-partition memory sharing (XPMEM-compatible)");
+MODULE_VERSION("3.0");
