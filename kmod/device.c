@@ -148,11 +148,14 @@ static long xpmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct xpmem_ctx *ctx = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
+	/* Sized extensions: matched by number, whatever size they encode. */
+	if (_IOC_TYPE(cmd) == 'x' && _IOC_NR(cmd) == XPMEM_IOC_STATS_NR &&
+	    _IOC_DIR(cmd) == (_IOC_READ | _IOC_WRITE))
+		return xpmem_cmd_stats(uarg);
+
 	switch (cmd) {
 	case XPMEM_CMD_VERSION:
 		return XPMEM_ABI_VERSION;
-	case XPMEM_IOC_STATS:
-		return xpmem_cmd_stats(uarg);
 	case XPMEM_CMD_MAKE:
 	case XPMEM_CMD_REMOVE:
 	case XPMEM_CMD_GET:

@@ -144,10 +144,16 @@ static bool can_map_pmd(struct vm_fault *vmf, struct fault_window *w,
 	return IS_ALIGNED(hpfn & ~HMM_PFN_FLAGS, PTRS_PER_PMD);
 }
 
+/*
+ * vma->vm_page_prot is read-only here: having pfn_mkwrite makes the core
+ * write-protect the VMA's default protection ("write notify").  So the
+ * protection is computed from the VMA's flags, with write access only where
+ * the source allows it.
+ */
 static pgprot_t pfn_prot(struct vm_area_struct *vma, unsigned long hpfn)
 {
 	if ((hpfn & HMM_PFN_WRITE) && (vma->vm_flags & VM_WRITE))
-		return vma->vm_page_prot;
+		return vm_get_page_prot(vma->vm_flags);
 	return vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
 }
 

@@ -13,6 +13,8 @@
 
 struct xpmem_counters xpmem_counters;
 
+static_assert(sizeof(struct xpmem_stats) >= XPMEM_STATS_SIZE_V1);
+
 #define READ_COUNTER(name) ((u64)atomic64_read(&xpmem_counters.name))
 
 int xpmem_cmd_stats(void __user *arg)

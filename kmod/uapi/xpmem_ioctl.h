@@ -10,8 +10,10 @@
  * that write faults.
  *
  * Extensions live at 'x' 0x80 and above, are sized _IOWR numbers, and begin
- * with a u32 size field so that they can grow: the kernel accepts any size
- * >= the first released size and fills only what the caller has room for.
+ * with a u32 size field so that they can grow: the kernel matches them by
+ * type and number only (the size encoded in the number may be any release's),
+ * accepts any size field >= the first released size and fills only what the
+ * caller has room for.
  */
 #ifndef XPMEM_IOCTL_H
 #define XPMEM_IOCTL_H
@@ -113,7 +115,8 @@ struct xpmem_stats {
 	__u64 invalidations;	/* notifier invalidations that zapped attachments */
 	__u64 invalidations_refused; /* non-blockable ones refused */
 };
-#define XPMEM_STATS_SIZE_V1 (sizeof(struct xpmem_stats))
-#define XPMEM_IOC_STATS _IOWR('x', 0x80, struct xpmem_stats)
+#define XPMEM_STATS_SIZE_V1 104	/* the first released size, forever */
+#define XPMEM_IOC_STATS_NR 0x80
+#define XPMEM_IOC_STATS _IOWR('x', XPMEM_IOC_STATS_NR, struct xpmem_stats)
 
 #endif /* XPMEM_IOCTL_H */
