@@ -18,6 +18,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/module.h>
@@ -81,9 +82,17 @@ static int attach_file_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * The page offset of an attachment is its source address, so placing it
+ * like a THP-able file mapping puts it at an address congruent to the
+ * source modulo 2 MiB: the condition for PMD mappings of THP sources.
+ */
 static const struct file_operations attach_fops = {
 	.owner = THIS_MODULE,
 	.mmap = attach_file_mmap,
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	.get_unmapped_area = thp_get_unmapped_area,
+#endif
 	.release = attach_file_release,
 };
 
