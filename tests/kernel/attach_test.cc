@@ -205,6 +205,8 @@ TEST_F(Attach, RangeChecks)
 		{ pb.id, 0, 17 * kPage, "one page too many" },
 		{ pb.id, -(off_t)kPage, kPage, "negative offset" },
 		{ pb.id, 0, (size_t)-1, "size SIZE_MAX" },
+		{ pw.id, (off_t)user_top(), kPage, "at the end of user space" },
+		{ pw.id, (off_t)(user_top() - kPage), 2 * kPage, "past the end of user space" },
 		{ pw.id, (off_t)1 << 56, kPage, "beyond user space" },
 		{ pw.id, 0x7ffffffffffff000LL, 2 * kPage, "offset + size wraps" },
 		{ pw.id, kPage, (size_t)-4096, "size wraps" },

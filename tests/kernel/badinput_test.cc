@@ -100,8 +100,8 @@ TEST_F(BadInput, MakeRanges)
 	const uint64_t a = (uint64_t)m.addr;
 	const struct { uint64_t vaddr, size; const char *what; } bad[] = {
 		{ kKernelAddr, kPage, "kernel address" },
-		{ 0x800000000000ULL, kPage, "just above user space" },
-		{ 0x7ffffffff000ULL, 2 * kPage, "runs past user space" },
+		{ user_top(), kPage, "just above user space" },
+		{ user_top() - kPage, 2 * kPage, "runs past user space" },
 		{ a, (uint64_t)-4096, "negative size" },
 		{ a, (uint64_t)1 << 63, "size 2^63" },
 		{ ~0xfffULL, 2 * kPage, "vaddr + size wraps" },
@@ -265,7 +265,7 @@ TEST_F(BadInput, AttachSizesAndAddresses)
 	// MAP_FIXED at addresses no user mapping can have.
 	long r = attach(apid, 0, kPage, kKernelAddr, MAP_FIXED);
 	EXPECT_TRUE(r == -EINVAL || r == -ENOMEM) << "MAP_FIXED kernel: " << r;
-	r = attach(apid, 0, kPage, 0x7ffffffff000ULL - kPage / 2, MAP_FIXED);
+	r = attach(apid, 0, kPage, user_top() - 8 * kPage - kPage / 2, MAP_FIXED);
 	EXPECT_EQ(r, -EINVAL) << "MAP_FIXED unaligned";
 	// Without MAP_FIXED a bad hint is only a hint.
 	struct xpmem_cmd_attach a = {};
@@ -275,7 +275,7 @@ TEST_F(BadInput, AttachSizesAndAddresses)
 	a.fd = dev();
 	r = raw_ioctl(dev(), XPMEM_CMD_ATTACH, &a);
 	if (r == 0) {
-		EXPECT_LT(a.vaddr, 0x800000000000ULL) << "mapped at the kernel hint";
+		EXPECT_LT(a.vaddr, user_top()) << "mapped at the kernel hint";
 		struct xpmem_cmd_detach d = { a.vaddr };
 		EXPECT_EQ(raw_ioctl(dev(), XPMEM_CMD_DETACH, &d), 0);
 	} else {

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include "common.h"
 #include "peer.h"
@@ -192,6 +193,28 @@ TEST_F(Coherence, ExporterExitGivesSigbus)
 	int st = exp.wait();
 	ASSERT_TRUE(exited_ok(st)) << describe_status(st);
 	expect_sigbus(att, P + 2 * kPage);
+}
+
+// The exporter's descriptor outlives it in a forked child: its segments
+// must still go with its address space (the mm's teardown, not the file's
+// release, ends them).
+TEST_F(Coherence, ExporterExitGivesSigbusWhileItsChildHoldsTheDescriptor)
+{
+	ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);	// to reap the sleeper
+	Peer exp, att;
+	uint64_t A, P;
+	setup(exp, att, 4, 12, &A, &P);
+	if (HasFatalFailure())
+		return;
+	Reply sl = exp.call(Op::Sleeper);
+	ASSERT_GT(sl.ret, 0);
+	pid_t sleeper = (pid_t)sl.ret;
+	ASSERT_EQ(exp.call(Op::Exit).ret, 0);
+	EXPECT_TRUE(exited_ok(exp.wait()));
+	expect_sigbus(att, P + kPage);
+	kill(sleeper, SIGKILL);
+	wait_pid(sleeper, 5000);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 TEST_F(Coherence, ExporterKilledGivesSigbus)

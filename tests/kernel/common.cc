@@ -188,6 +188,27 @@ uintptr_t free_range(size_t len, size_t align)
 	return a;
 }
 
+uint64_t user_top()
+{
+	static uint64_t top;
+
+	if (!top) {
+		// Addresses above 47 bits exist only with 5-level paging.
+		void *hi = (void *)(1ULL << 50);
+		void *p = mmap(hi, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			       MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == hi) {
+			munmap(p, kPage);
+			top = (1ULL << 56) - kPage;
+		} else {
+			if (p != MAP_FAILED)
+				munmap(p, kPage);
+			top = (1ULL << 47) - kPage;
+		}
+	}
+	return top;
+}
+
 void *map_anon(size_t len, uintptr_t fixed)
 {
 	return mmap((void *)fixed, len, PROT_READ | PROT_WRITE,

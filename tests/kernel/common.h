@@ -83,6 +83,9 @@ int64_t check_word(const void *p, size_t npages, size_t word, uint64_t seed,
 
 // An address range of `len` bytes aligned to `align` with nothing mapped.
 uintptr_t free_range(size_t len, size_t align);
+// The end of user space: 2^47 - 4096 with 4-level page tables, 2^56 - 4096
+// with 5-level ones (QEMU's "max" CPU has LA57).  Probed, not assumed.
+uint64_t user_top();
 // Anonymous read-write mapping; MAP_FAILED on failure.
 void *map_anon(size_t len, uintptr_t fixed = 0);
 

@@ -5,7 +5,9 @@
 // attacher first) takes every object with it.  (Every other test also ends
 // with the fixture's check that the counters are back to their baseline.)
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "common.h"
 #include "peer.h"
@@ -116,9 +118,13 @@ TEST_F(Counters, PeerContextComesAndGoes)
 	{
 		Peer p;
 		ASSERT_TRUE(p.started()) << p.why();
-		ASSERT_GE(p.call(Op::Version).ret, 0);
+		// A make needs a context of the peer's own.
+		uint64_t a = p.mmap(kPage);
+		int64_t seg = p.make(a, kPage);
+		ASSERT_GT(seg, 0);
 		struct xpmem_stats s = now();
 		EXPECT_EQ(s.contexts, base_.contexts + 1);
+		EXPECT_EQ(s.segments, base_.segments + 1);
 	}
 	expect_baseline("the peer's exit");
 }
@@ -182,6 +188,53 @@ TEST_F(Counters, KilledExporterFirst)
 	EXPECT_EQ(att.call(Op::Ping).ret, att.pid());
 	att.kill_now();
 	expect_baseline("both killed");
+}
+
+// Both processes leave a forked child behind that holds their descriptors
+// open: their segments, permits and attachments must still go when their
+// address spaces do; only the contexts (one per open file) wait for the
+// last descriptor.
+TEST_F(Counters, ExitWhileForkedChildrenHoldTheDescriptors)
+{
+	ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);	// to reap the sleepers
+	pid_t sleepers[2] = { -1, -1 };
+	{
+		Peer exp, att;
+		uint64_t A, P[3];
+		int64_t seg[3];
+		build(exp, att, &A, seg, P);
+		if (!HasFatalFailure()) {
+			Reply s1 = exp.call(Op::Sleeper);
+			Reply s2 = att.call(Op::Sleeper);
+			EXPECT_GT(s1.ret, 0);
+			EXPECT_GT(s2.ret, 0);
+			sleepers[0] = (pid_t)s1.ret;
+			sleepers[1] = (pid_t)s2.ret;
+			EXPECT_EQ(exp.call(Op::Exit).ret, 0);
+			EXPECT_EQ(att.call(Op::Exit).ret, 0);
+			EXPECT_TRUE(exited_ok(exp.wait()));
+			EXPECT_TRUE(exited_ok(att.wait()));
+
+			struct xpmem_stats s;
+			const struct xpmem_stats b = base_;
+			bool ok = wait_stats([&](const struct xpmem_stats &x) {
+				return x.segments == b.segments &&
+				       x.permits == b.permits &&
+				       x.attachments == b.attachments &&
+				       x.pinned_pages == 0;
+			}, 3000, &s);
+			EXPECT_TRUE(ok) << "objects of exited processes kept alive by "
+					   "their children's descriptors: " << format_stats(s);
+		}
+	}
+	for (pid_t p : sleepers) {
+		if (p > 0) {
+			kill(p, SIGKILL);
+			wait_pid(p, 5000);
+		}
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	expect_baseline("the children's exit");
 }
 
 }  // namespace

@@ -28,6 +28,8 @@ struct Request {
 	uint64_t a, b, c, d, e;
 };
 
+int g_lifetime_s = 120;
+
 Reply result(int64_t ret)
 {
 	Reply r;
@@ -154,6 +156,18 @@ Reply run(const Request &q, bool *quit)
 		return r;
 	case Op::Version:
 		return result(xpmem_version());
+	case Op::Sleeper: {
+		pid_t pid = fork();
+		if (pid == 0) {
+			// No parent-death signal: it must outlive us; its
+			// own alarm bounds it (alarms are not inherited).
+			prctl(PR_SET_PDEATHSIG, 0);
+			alarm(g_lifetime_s);
+			for (;;)
+				pause();
+		}
+		return result(pid);
+	}
 	case Op::Exit:
 		*quit = true;
 		return result(0);
@@ -166,6 +180,7 @@ Reply run(const Request &q, bool *quit)
 {
 	Reply hello;
 
+	g_lifetime_s = o.lifetime_s;
 	hello.ret = 0;
 	if (o.drop) {
 		// Order matters: groups and gid while still root, uid last.

@@ -44,6 +44,8 @@ enum class Op : uint32_t {
 	Mremap,		// a=old, b=oldlen, c=newlen, d=flags, e=new addr -> addr
 	ThpKb,		// a=addr -> val = AnonHugePages kB of the mapping holding a
 	Version,	// -> xpmem_version()
+	Sleeper,	// forks a child that only sleeps (holding every inherited
+			// descriptor) until killed or its lifetime ends -> its pid
 	Exit,		// replies, then _exit(0)
 };
 
