@@ -1,0 +1,106 @@
+# shellcheck shell=bash
+# setup.sh - `xpmem-lab setup`: host packages, the guest kernel, the build.
+# Sourced by tools/xpmem-lab after common.sh.  Idempotent and silent when
+# everything is in place: a fresh CI clone and a developer's tree run the same.
+
+LAB_PACKAGES=(qemu-system-x86 meson ninja-build gcc g++ make busybox-static cpio
+	libgtest-dev libgmock-dev pkg-config libmnl-dev libnuma-dev linux-headers-amd64)
+
+lab_apt() {
+	lab_root env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
+}
+
+lab_installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+lab_setup_packages() {
+	local missing=() p
+	for p in "${LAB_PACKAGES[@]}"; do
+		lab_installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	lab_say "installing ${missing[*]}"
+	lab_apt update >/dev/null || lab_die "apt-get update failed"
+	lab_apt install --no-install-recommends "${missing[@]}" >/dev/null ||
+		lab_die "apt-get install ${missing[*]} failed"
+}
+
+# Download the stock kernel image package matching the installed headers and
+# unpack it under build/lab/kernel/ (never installed on the host: the host
+# kernel is not the one we test).
+lab_setup_kernel() {
+	local ver pkgver tmp deb
+	ver=$(lab_kernel_version) || lab_die "cannot tell the kernel version from linux-headers-amd64"
+	[ -d "/usr/src/linux-headers-$ver" ] || lab_die "/usr/src/linux-headers-$ver is missing"
+	if [ -f "$LAB_KERNEL/boot/vmlinuz-$ver" ] && [ -f "$LAB_KERNEL/lib/modules/$ver/modules.dep" ]; then
+		return 0
+	fi
+	pkgver=$(dpkg-query -W -f='${Version}' "linux-headers-$ver")
+	lab_say "fetching linux-image-$ver ($pkgver) into ${LAB_KERNEL#"$LAB_REPO"/}"
+	mkdir -p "$LAB_DIR"
+	tmp=$(mktemp -d "$LAB_DIR/download.XXXXXX")
+	chmod 755 "$tmp" # apt's download sandbox user must be able to write there
+	if ! (cd "$tmp" && lab_fetch_deb "linux-image-$ver=$pkgver"); then
+		lab_say "linux-image-$ver=$pkgver is not in the archive; trying the newest linux-image-$ver"
+		(cd "$tmp" && lab_fetch_deb "linux-image-$ver") || { rm -rf "$tmp"; lab_die "cannot download linux-image-$ver"; }
+	fi
+	deb=$(ls "$tmp"/*.deb)
+	if [ "$(dpkg-deb -f "$deb" Version)" != "$pkgver" ]; then
+		lab_say "warning: image $(dpkg-deb -f "$deb" Version) != headers $pkgver: the module may not load"
+	fi
+	rm -rf "$LAB_KERNEL.new"
+	dpkg-deb -x "$deb" "$LAB_KERNEL.new" || lab_die "cannot unpack $deb"
+	# The package ships no modules.dep (depmod runs at install time): make it.
+	busybox depmod -b "$LAB_KERNEL.new" "$ver" || lab_die "depmod failed"
+	rm -rf "$tmp" "$LAB_KERNEL"
+	mv "$LAB_KERNEL.new" "$LAB_KERNEL"
+}
+
+lab_fetch_deb() {
+	# The first try may fail only because the package lists are old.
+	apt-get download -q "$1" 2>/dev/null >/dev/null && return 0
+	lab_apt update >/dev/null 2>&1
+	apt-get download -q "$1" >/dev/null 2>&1
+}
+
+lab_setup_build() {
+	local ver kdir cur
+	ver=$(lab_kernel_version) || lab_die "cannot tell the kernel version"
+	kdir=/usr/src/linux-headers-$ver
+	if [ ! -f "$LAB_BUILD/build.ninja" ]; then
+		lab_say "configuring ${LAB_BUILD#"$LAB_REPO"/} (kernel_dir=$kdir)"
+		meson setup "$LAB_BUILD" "$LAB_REPO" -Dkernel_dir="$kdir" >"$LAB_BUILD.setup.log" 2>&1 || {
+			tail -n 40 "$LAB_BUILD.setup.log" >&2
+			lab_die "meson setup failed (log: $LAB_BUILD.setup.log)"
+		}
+		rm -f "$LAB_BUILD.setup.log"
+	else
+		cur=$(meson introspect --buildoptions "$LAB_BUILD" 2>/dev/null |
+			python3 -c 'import json,sys; print(next((o["value"] for o in json.load(sys.stdin) if o["name"]=="kernel_dir"), ""))' 2>/dev/null)
+		if [ "$cur" != "$kdir" ]; then
+			lab_say "setting kernel_dir=$kdir (was '${cur}')"
+			meson configure "$LAB_BUILD" -Dkernel_dir="$kdir" >/dev/null || lab_die "meson configure failed"
+		fi
+	fi
+	lab_ninja
+}
+
+# Build quietly: one summary line when something was rebuilt, the tail of the
+# log when the build fails.
+lab_ninja() {
+	local log=$LAB_BUILD/lab-ninja.log rc=0
+	ninja -C "$LAB_BUILD" "$@" >"$log" 2>&1 || rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -n 60 "$log" >&2
+		lab_die "build failed (full log: ${log#"$LAB_REPO"/})"
+	fi
+	grep -q '^ninja: no work to do' "$log" || lab_say "built: $(grep -c '^\[' "$log") steps"
+}
+
+lab_setup() {
+	lab_setup_packages
+	lab_setup_build
+	lab_setup_kernel
+}
