@@ -90,7 +90,8 @@ lab_setup_build() {
 # Build quietly: one summary line when something was rebuilt, the tail of the
 # log when the build fails.
 lab_ninja() {
-	local log=$LAB_BUILD/lab-ninja.log rc=0
+	local log=$LAB_DIR/ninja.log rc=0
+	mkdir -p "$LAB_DIR"
 	ninja -C "$LAB_BUILD" "$@" >"$log" 2>&1 || rc=$?
 	if [ $rc -ne 0 ]; then
 		tail -n 60 "$log" >&2
