@@ -29,7 +29,7 @@
 #define POLL_MS 250
 #define PING_RESEND_MS 5000
 /* How long past the command's timeout the guest has to report it. */
-#define EXEC_SLACK_MS 60000
+#define EXEC_SLACK_MS 30000
 
 static const char *const base_env[] = {
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

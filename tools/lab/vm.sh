@@ -78,6 +78,7 @@ lab_up() {
 	# QEMU must not inherit the lock: it would hold it for its whole life.
 	setsid qemu-system-x86_64 "${LAB_QEMU_ARGS[@]}" </dev/null >"$LAB_RUN/qemu.log" 2>&1 {LAB_LOCK_FD}>&- &
 	local starter=$!
+	disown "$starter" # not our job to report: the pid file and the agent tell how it goes
 	for _ in $(seq 100); do
 		pid=$(lab_qemu_pid) && break
 		kill -0 "$starter" 2>/dev/null || break
