@@ -152,6 +152,8 @@ int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd)
 	bool rdonly;
 	int err;
 
+	if (cmd->apid <= 0)
+		return -EINVAL;
 	if (cmd->flags & MAP_FIXED) {
 		if (!PAGE_ALIGNED(cmd->vaddr) || !cmd->vaddr)
 			return -EINVAL;

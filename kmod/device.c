@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * device.c - /dev/xpmem: per-process contexts and the ioctl ABI.
+ * device.c - /dev/xpmem and the ioctl ABI.
  *
- * Every open() makes a context bound to the opener's mm.  A descriptor used
- * from another mm (a forked child using its parent's descriptor) gets
- * XPMEM_ERRNO_NOPROC; the library then opens its own.  The context, its
- * segments and its permits are torn down in .release, i.e. when the last
- * descriptor of that open file is closed, never in .flush: closing a dup()
- * tears nothing down.
+ * Every open() makes a context bound to the opener's mm (context.c).  A
+ * descriptor used from another mm (a forked child using its parent's
+ * descriptor) gets XPMEM_ERRNO_NOPROC; the library then opens its own.  The
+ * context is released in .release, i.e. when the last descriptor of that
+ * open file is closed, never in .flush: closing a dup() tears nothing down.
  *
  * Each upstream command copies its argument in, runs, writes its result
  * back, and undoes itself if that write faults, so a caller never holds an
@@ -16,58 +15,23 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/sched/mm.h>
-#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "xpmem_internal.h"
 
 static int xpmem_open(struct inode *inode, struct file *file)
 {
-	struct xpmem_ctx *ctx;
+	struct xpmem_ctx *ctx = xpmem_ctx_create();
 
-	if (!current->mm)
-		return -EINVAL;
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-	mutex_init(&ctx->lock);
-	INIT_LIST_HEAD(&ctx->segments);
-	INIT_LIST_HEAD(&ctx->permits);
-	mmgrab(current->mm);
-	ctx->mm = current->mm;
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 	file->private_data = ctx;
-	xpmem_count(contexts, 1);
 	return 0;
 }
 
 static int xpmem_release(struct inode *inode, struct file *file)
 {
-	struct xpmem_ctx *ctx = file->private_data;
-	struct xpmem_segment *seg, *next_seg;
-	struct xpmem_permit *permit, *next_permit;
-	LIST_HEAD(segments);
-	LIST_HEAD(permits);
-
-	mutex_lock(&ctx->lock);
-	list_for_each_entry_safe(permit, next_permit, &ctx->permits, owner_link) {
-		xpmem_permit_unlink(ctx, permit);
-		list_add_tail(&permit->owner_link, &permits);
-	}
-	list_for_each_entry_safe(seg, next_seg, &ctx->segments, owner_link) {
-		xpmem_segment_unlink(ctx, seg);
-		list_add_tail(&seg->owner_link, &segments);
-	}
-	mutex_unlock(&ctx->lock);
-
-	list_for_each_entry_safe(permit, next_permit, &permits, owner_link)
-		xpmem_permit_release(permit);
-	list_for_each_entry_safe(seg, next_seg, &segments, owner_link)
-		xpmem_segment_remove(seg);
-
-	mmdrop(ctx->mm);
-	kfree(ctx);
-	xpmem_count(contexts, -1);
+	xpmem_ctx_destroy(file->private_data);
 	return 0;
 }
 

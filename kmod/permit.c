@@ -44,6 +44,8 @@ int xpmem_cmd_get(struct xpmem_ctx *ctx, struct xpmem_cmd_get *cmd)
 		return -EINVAL;
 	if (cmd->permit_type != XPMEM_IOC_PERMIT_MODE)
 		return -EINVAL;
+	if (cmd->segid <= 0)
+		return -EINVAL;
 	rdonly = cmd->flags == XPMEM_IOC_RDONLY;
 
 	seg = xpmem_segment_lookup(cmd->segid);
@@ -68,7 +70,7 @@ int xpmem_cmd_get(struct xpmem_ctx *ctx, struct xpmem_cmd_get *cmd)
 	permit->owner = ctx;
 
 	mutex_lock(&ctx->lock);
-	err = xpmem_permit_publish(permit);
+	err = xpmem_ctx_live(ctx) ? xpmem_permit_publish(permit) : -ENOENT;
 	if (err) {
 		mutex_unlock(&ctx->lock);
 		goto err_free_permit;
@@ -107,6 +109,8 @@ int xpmem_cmd_release(struct xpmem_ctx *ctx, s64 apid)
 {
 	struct xpmem_permit *permit;
 
+	if (apid <= 0)
+		return -EINVAL;
 	mutex_lock(&ctx->lock);
 	rcu_read_lock();
 	permit = xpmem_permit_lookup(apid);

@@ -94,7 +94,7 @@ int xpmem_cmd_make(struct xpmem_ctx *ctx, struct xpmem_cmd_make *cmd)
 		goto err_drop_refs;
 
 	mutex_lock(&ctx->lock);
-	err = xpmem_segment_publish(seg);
+	err = xpmem_ctx_live(ctx) ? xpmem_segment_publish(seg) : -ENOENT;
 	if (err) {
 		mutex_unlock(&ctx->lock);
 		goto err_remove_notifier;
@@ -144,9 +144,12 @@ void xpmem_segment_remove(struct xpmem_segment *seg)
 
 int xpmem_cmd_remove(struct xpmem_ctx *ctx, s64 segid)
 {
-	struct xpmem_segment *seg = xpmem_segment_lookup(segid);
+	struct xpmem_segment *seg;
 	int err = 0;
 
+	if (segid <= 0)
+		return -EINVAL;
+	seg = xpmem_segment_lookup(segid);
 	if (!seg)
 		return -ENOENT;
 

@@ -42,10 +42,12 @@
 #define XPMEM_PARTITION_ID 0	/* the only partition until the fabric exists */
 
 struct xpmem_ctx {
-	struct mm_struct *mm;		/* mmgrab()bed; the owning process */
-	struct mutex lock;		/* protects the two lists */
+	struct mm_struct *mm;		/* the owning process; see ->mn */
+	struct mmu_notifier mn;		/* ->release: the owner's mm exits */
+	struct mutex lock;		/* protects the lists and ->dead */
 	struct list_head segments;
 	struct list_head permits;
+	bool dead;			/* torn down: takes no new objects */
 };
 
 struct xpmem_segment {
@@ -92,6 +94,11 @@ struct xpmem_segment *xpmem_segment_lookup(s64 segid) __must_check;
 int xpmem_permit_publish(struct xpmem_permit *permit);
 void xpmem_permit_unpublish(struct xpmem_permit *permit);
 struct xpmem_permit *xpmem_permit_lookup(s64 apid) __must_check;
+
+/* context.c */
+struct xpmem_ctx *xpmem_ctx_create(void);
+void xpmem_ctx_destroy(struct xpmem_ctx *ctx);
+bool xpmem_ctx_live(struct xpmem_ctx *ctx);
 
 /* segment.c */
 int xpmem_cmd_make(struct xpmem_ctx *ctx, struct xpmem_cmd_make *cmd);
