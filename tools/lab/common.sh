@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are for the sourcing scripts
 # common.sh - paths and small helpers shared by tools/xpmem-lab and tests/run.
 # Sourced, never run.  Everything the lab creates lives under build/lab/.
 

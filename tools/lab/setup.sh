@@ -31,12 +31,25 @@ lab_setup_packages() {
 # unpack it under build/lab/kernel/ (never installed on the host: the host
 # kernel is not the one we test).
 lab_setup_kernel() {
-	local ver pkgver tmp deb
+	local ver
 	ver=$(lab_kernel_version) || lab_die "cannot tell the kernel version from linux-headers-amd64"
-	[ -d "/usr/src/linux-headers-$ver" ] || lab_die "/usr/src/linux-headers-$ver is missing"
 	if [ -f "$LAB_KERNEL/boot/vmlinuz-$ver" ] && [ -f "$LAB_KERNEL/lib/modules/$ver/modules.dep" ]; then
 		return 0
 	fi
+	lab_fetch_image "$ver" && return 0
+	# The archive keeps only the current kernel: installed headers of an older
+	# ABI have no image left to fetch.  Move the headers to the current one.
+	lab_say "no image for $ver in the archive; updating linux-headers-amd64"
+	lab_apt update >/dev/null 2>&1
+	lab_apt install --no-install-recommends linux-headers-amd64 >/dev/null ||
+		lab_die "cannot update linux-headers-amd64"
+	ver=$(lab_kernel_version) || lab_die "cannot tell the kernel version"
+	lab_fetch_image "$ver" || lab_die "cannot download linux-image-$ver"
+}
+
+lab_fetch_image() { # VERSION
+	local ver=$1 pkgver tmp deb
+	[ -d "/usr/src/linux-headers-$ver" ] || lab_die "/usr/src/linux-headers-$ver is missing"
 	pkgver=$(dpkg-query -W -f='${Version}' "linux-headers-$ver")
 	lab_say "fetching linux-image-$ver ($pkgver) into ${LAB_KERNEL#"$LAB_REPO"/}"
 	mkdir -p "$LAB_DIR"
@@ -44,7 +57,7 @@ lab_setup_kernel() {
 	chmod 755 "$tmp" # apt's download sandbox user must be able to write there
 	if ! (cd "$tmp" && lab_fetch_deb "linux-image-$ver=$pkgver"); then
 		lab_say "linux-image-$ver=$pkgver is not in the archive; trying the newest linux-image-$ver"
-		(cd "$tmp" && lab_fetch_deb "linux-image-$ver") || { rm -rf "$tmp"; lab_die "cannot download linux-image-$ver"; }
+		(cd "$tmp" && lab_fetch_deb "linux-image-$ver") || { rm -rf "$tmp"; return 1; }
 	fi
 	deb=$(ls "$tmp"/*.deb)
 	if [ "$(dpkg-deb -f "$deb" Version)" != "$pkgver" ]; then
@@ -92,7 +105,7 @@ lab_setup_build() {
 lab_ninja() {
 	local log=$LAB_DIR/ninja.log rc=0
 	mkdir -p "$LAB_DIR"
-	ninja -C "$LAB_BUILD" "$@" >"$log" 2>&1 || rc=$?
+	ninja -C "$LAB_BUILD" >"$log" 2>&1 || rc=$?
 	if [ $rc -ne 0 ]; then
 		tail -n 60 "$log" >&2
 		lab_die "build failed (full log: ${log#"$LAB_REPO"/})"
@@ -100,8 +113,10 @@ lab_ninja() {
 	grep -q '^ninja: no work to do' "$log" || lab_say "built: $(grep -c '^\[' "$log") steps"
 }
 
+# The kernel before the build: fetching it may move the headers to another
+# version, and the build must use the one the guest runs.
 lab_setup() {
 	lab_setup_packages
-	lab_setup_build
 	lab_setup_kernel
+	lab_setup_build
 }

@@ -30,7 +30,8 @@ lab_clean_run() {
 lab_initramfs() { # prints the path of an up-to-date initramfs for kernel $1
 	local ver=$1 img=$LAB_DIR/initramfs-$1.cpio.gz here
 	here=$LAB_REPO/tools/lab
-	if [ ! -f "$img" ] || [ "$here/initramfs-init" -nt "$img" ] || [ "$here/mkinitramfs.sh" -nt "$img" ]; then
+	if [ ! -f "$img" ] || [ "$here/initramfs-init" -nt "$img" ] || [ "$here/mkinitramfs.sh" -nt "$img" ] ||
+		[ "$LAB_KERNEL/lib/modules/$ver/modules.dep" -nt "$img" ]; then
 		"$here/mkinitramfs.sh" "$LAB_KERNEL" "$ver" "$img" || lab_die "cannot build the initramfs"
 	fi
 	printf '%s\n' "$img"
@@ -38,6 +39,7 @@ lab_initramfs() { # prints the path of an up-to-date initramfs for kernel $1
 
 lab_qemu_args() { # VERSION INITRAMFS
 	local ver=$1 initrd=$2
+	# shellcheck disable=SC2054  # commas belong to QEMU option values
 	LAB_QEMU_ARGS=(
 		-name xpmem-lab -nodefaults -no-user-config -display none
 		-machine pc,memory-backend=ram0 -accel tcg -cpu max
@@ -114,6 +116,7 @@ lab_load_module() {
 	lab_agent_client exec --timeout 60 -- busybox insmod "$LAB_MODULE" ||
 		{ lab_say "insmod ${LAB_MODULE#"$LAB_REPO"/} failed (VM left up: see tools/xpmem-lab exec -- dmesg)"; return 1; }
 	# devtmpfs creates the node as the device registers; allow it a moment.
+	# shellcheck disable=SC2016  # expanded by the guest's shell
 	lab_agent_client exec --timeout 30 -- sh -c \
 		'for i in $(seq 50); do [ -c /dev/xpmem ] && exit 0; sleep 0.1; done; exit 1' ||
 		{ lab_say "xpmem.ko loaded but /dev/xpmem did not appear"; return 1; }
@@ -122,11 +125,11 @@ lab_load_module() {
 
 # Ask politely, then insist: poweroff via the agent, SIGTERM, SIGKILL.
 lab_stop_qemu() {
-	local pid=$1 i
+	local pid=$1
 	"$LAB_AGENT" poweroff --socket "$LAB_RUN/agent.sock" --pid "$pid" --timeout 10 >/dev/null 2>&1 || true
 	for sig in NONE TERM KILL; do
 		[ $sig != NONE ] && { kill -s $sig "$pid" 2>/dev/null || true; }
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			lab_qemu_pid >/dev/null || break 2
 			sleep 0.1
 		done
