@@ -191,15 +191,19 @@ void bench_attach(const struct bench_opts *o, struct attach_results *r)
 		cycle(&a, row, &r->pmds_per_attach[row],
 		      row == AR_LOCAL_THP ? &r->local_thp_kb : NULL);
 
-	for (int rep = 0; rep < o->reps; rep++)
+	for (int rep = 0; rep < o->reps; rep++) {
+		int order[AR_COUNT];
+
+		rep_order(rep, AR_COUNT, order);
 		for (int j = 0; j < AR_COUNT; j++) {
-			int row = (rep + j) % AR_COUNT;
+			int row = order[j];
 			uint64_t pmds, ns = cycle(&a, row, &pmds, NULL);
 
 			us[row * o->reps + rep] = (double)ns / 1000 / mib;
 			if (pmds < r->pmds_per_attach[row])
 				r->pmds_per_attach[row] = pmds;
 		}
+	}
 	for (int row = 0; row < AR_COUNT; row++)
 		r->us_per_mib[row] = summarize(us + row * o->reps, o->reps);
 	r->thp_hint_honoured = !a.hint_missed;

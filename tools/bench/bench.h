@@ -104,6 +104,11 @@ struct summary {
 	double median, min, max, p90;
 };
 struct summary summarize(const double *v, int n);
+/* The order in which the n variants of one measurement take their turn in
+ * repetition `rep`: shuffled, so that slow phases of a busy host and the
+ * after-effects of one variant (freed page tables, deferred work) do not
+ * fall on the same variant every time. */
+void rep_order(int rep, int n, int *order);
 
 /* --- results, filled by the measurements, read by report.c --------------- */
 

@@ -19,8 +19,8 @@
  *   local   memcpy between two buffers of the attacher: the limit.
  *
  * A sample repeats one transfer until at least opts->sample_bytes moved.
- * The methods take turns within every repetition (rotating which goes
- * first), so slow phases of a busy host spread over all of them alike.
+ * The methods take turns within every repetition (in a shuffled order, see
+ * rep_order()), so slow phases of a busy host spread over all of them.
  * Every method's result is checked word by word once per size before the
  * timed samples.  All buffers use 4 KiB pages, for a like-for-like table.
  */
@@ -217,14 +217,18 @@ static void measure_size(struct attacher *a, const struct bench_opts *o,
 		pattern_check(a->dst, size, what);
 	}
 
-	for (int rep = 0; rep < o->reps; rep++)
+	for (int rep = 0; rep < o->reps; rep++) {
+		int order[CM_COUNT];
+
+		rep_order(rep, CM_COUNT, order);
 		for (int j = 0; j < CM_COUNT; j++) {
-			int m = (rep + j) % CM_COUNT;
+			int m = order[j];
 			uint64_t ns = transfer(a, m, size, inner);
 
 			gbs[m * o->reps + rep] =
 				(double)(size * inner) / (double)(ns ? ns : 1);
 		}
+	}
 	for (int m = 0; m < CM_COUNT; m++)
 		r->gbs[idx][m] = summarize(gbs + m * o->reps, o->reps);
 	free(gbs);

@@ -204,7 +204,7 @@ struct goal {
 	const char *key, *text;
 	double value, limit;
 	bool pass;
-	char detail[200];
+	char detail[240];
 };
 #define NGOALS 4
 
@@ -233,58 +233,68 @@ static void compute_goals(const struct bench_results *r, struct goal *g)
 	const struct copy_results *c = &r->copy;
 	const struct attach_results *a = &r->attach;
 	const struct unmap_results *u = &r->unmap;
+	const struct summary *x, *y;
 	double q = 0;
 	int at;
 
-	g[0] = (struct goal){ .key = "xpmem_vs_pvr",
-		.text = "xpmem >= 1.5x process_vm_readv from 64 KiB up", .limit = 1.5 };
+	/* Each detail also gives the best-case ratio (fastest sample against
+	 * fastest sample): on a busy host it shows how much of a median
+	 * ratio is noise.  The verdict is on the medians. */
+	g[0] = (struct goal){ .key = "xpmem_vs_pvr", .limit = 1.5,
+		.text = "xpmem >= 1.5x process_vm_readv from 64 KiB up" };
 	at = lowest_ratio(c, 64 * KiB, CM_XPMEM, CM_PVR, &q);
 	g[0].value = q;
 	g[0].pass = at >= 0 && q >= 1.5;
-	snprintf(g[0].detail, sizeof(g[0].detail),
-		 "lowest xpmem/pvr ratio %.2f (at %s)", q,
-		 at >= 0 ? human(c->size[at]) : "no size");
+	if (at >= 0)
+		snprintf(g[0].detail, sizeof(g[0].detail),
+			 "lowest xpmem/pvr ratio %.2f (at %s; best case "
+			 "there %.2f)", q, human(c->size[at]),
+			 c->gbs[at][CM_XPMEM].max / c->gbs[at][CM_PVR].max);
 
-	g[1] = (struct goal){ .key = "xpmem_vs_local",
-		.text = "xpmem >= 0.9x local memcpy from 1 MiB up", .limit = 0.9 };
+	g[1] = (struct goal){ .key = "xpmem_vs_local", .limit = 0.9,
+		.text = "xpmem >= 0.9x local memcpy from 1 MiB up" };
 	q = 0;
 	at = lowest_ratio(c, MiB, CM_XPMEM, CM_LOCAL, &q);
 	g[1].value = q;
 	g[1].pass = at >= 0 && q >= 0.9;
-	snprintf(g[1].detail, sizeof(g[1].detail),
-		 "lowest xpmem/local ratio %.2f (at %s)", q,
-		 at >= 0 ? human(c->size[at]) : "no size");
+	if (at >= 0)
+		snprintf(g[1].detail, sizeof(g[1].detail),
+			 "lowest xpmem/local ratio %.2f (at %s; best case "
+			 "there %.2f)", q, human(c->size[at]),
+			 c->gbs[at][CM_XPMEM].max / c->gbs[at][CM_LOCAL].max);
 
 	/* Judged conservatively: the slower of the two THP attach rows
 	 * (aligned hint, placement left to the module) against the faster
 	 * local first touch, whichever page size that is; and only if the
 	 * source really was huge. */
-	double l4 = a->us_per_mib[AR_LOCAL_4K].median;
-	double lh = a->us_per_mib[AR_LOCAL_THP].median;
-	double local = l4 < lh ? l4 : lh;
-	double xh = a->us_per_mib[AR_XPMEM_THP].median;
-	double xn = a->us_per_mib[AR_XPMEM_THP_NOHINT].median;
-	double xp = xh > xn ? xh : xn;
+	bool hint_slower = a->us_per_mib[AR_XPMEM_THP].median >
+			   a->us_per_mib[AR_XPMEM_THP_NOHINT].median;
+	bool l4_faster = a->us_per_mib[AR_LOCAL_4K].median <
+			 a->us_per_mib[AR_LOCAL_THP].median;
 	bool src_huge = a->src_thp_kb * 1024L >= (long)a->len;
 
-	g[2] = (struct goal){ .key = "thp_attach_vs_local",
-		.text = "THP attach + first touch <= 1.2x local first touch",
-		.limit = 1.2 };
-	g[2].value = xp / local;
+	x = &a->us_per_mib[hint_slower ? AR_XPMEM_THP : AR_XPMEM_THP_NOHINT];
+	y = &a->us_per_mib[l4_faster ? AR_LOCAL_4K : AR_LOCAL_THP];
+	g[2] = (struct goal){ .key = "thp_attach_vs_local", .limit = 1.2,
+		.text = "THP attach + first touch <= 1.2x local first touch" };
+	g[2].value = x->median / y->median;
 	g[2].pass = src_huge && g[2].value <= 1.2;
 	snprintf(g[2].detail, sizeof(g[2].detail),
-		 "%.1f us/MiB (THP, %s, the slower) vs %.1f us/MiB (local %s, "
-		 "the faster): ratio %.2f%s", xp, xh > xn ? "aligned hint" :
-		 "no hint", local, l4 < lh ? "4K" : "THP", g[2].value,
-		 src_huge ? "" : "; the source was NOT huge, goal not measured");
+		 "%.1f us/MiB (THP, %s, the slower) vs %.1f us/MiB (local "
+		 "%s, the faster): ratio %.2f (best case %.2f)%s", x->median,
+		 hint_slower ? "aligned hint" : "no hint", y->median,
+		 l4_faster ? "4K" : "THP", g[2].value, x->min / y->min,
+		 src_huge ? "" : "; the source was NOT huge: not measured");
 
-	g[3] = (struct goal){ .key = "munmap_k1_vs_k0",
-		.text = "munmap with one attacher <= 2x munmap with none", .limit = 2.0 };
-	g[3].value = u->ms[UR_K1].median / u->ms[UR_K0].median;
+	x = &u->ms[UR_K1];
+	y = &u->ms[UR_K0];
+	g[3] = (struct goal){ .key = "munmap_k1_vs_k0", .limit = 2.0,
+		.text = "munmap with one attacher <= 2x munmap with none" };
+	g[3].value = x->median / y->median;
 	g[3].pass = g[3].value <= 2.0;
 	snprintf(g[3].detail, sizeof(g[3].detail),
-		 "%.2f ms vs %.2f ms: ratio %.2f", u->ms[UR_K1].median,
-		 u->ms[UR_K0].median, g[3].value);
+		 "%.2f ms vs %.2f ms: ratio %.2f (best case %.2f)", x->median,
+		 y->median, g[3].value, x->min / y->min);
 }
 
 void report_goals(const struct bench_results *r)

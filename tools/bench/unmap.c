@@ -13,6 +13,13 @@
  *   k = 0, 1, 4    attachers holding the region fully faulted in.
  *
  * The attachers detach after each sample, when the region is gone.
+ *
+ * Every variant has the same timeline before the timed munmap: populate,
+ * (attachers attach and read), then SETTLE_MS of busy waiting.  Without
+ * the settle the variants differ in what just happened on the CPU (a
+ * populate loop, or sleeping while the attachers read), and under QEMU TCG
+ * that alone moved munmap times by up to 1.5x, enough to make one attacher
+ * look cheaper than none.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +35,15 @@ enum { UN_READY = 1, UN_RUN, UN_DONE, UN_ATTACH, UN_TOUCHED, UN_DETACH,
        UN_DETACHED, UN_QUIT, UN_BYE };
 
 #define MAX_ATTACHERS 4
+#define SETTLE_MS 20
+
+static void settle(void)
+{
+	uint64_t end = now_ns() + SETTLE_MS * 1000000ULL;
+
+	while (now_ns() < end)
+		;
+}
 static const int k_of_row[UR_COUNT] = { [UR_PLAIN] = 0, [UR_K0] = 0,
 					[UR_K1] = 1, [UR_K4] = 4 };
 
@@ -45,6 +61,7 @@ static int plain_worker(int in, int out, void *arg)
 				  (unsigned long long)m.kind);
 		char *p = buf_map(m.u[0], false);
 		tag_pages(p, m.u[0]);
+		settle();
 		uint64_t t0 = now_ns();
 		buf_unmap(p, m.u[0]);
 		msg_send(out, UN_DONE, now_ns() - t0, 0, 0);
@@ -110,6 +127,7 @@ static uint64_t exported_munmap(struct worker *att, int k, size_t len,
 				  (unsigned long long)m.u[0]);
 	}
 	before = xpmem_counters().invalidations;
+	settle();
 	t0 = now_ns();
 	buf_unmap(p, len);
 	ns = now_ns() - t0;
@@ -162,15 +180,19 @@ void bench_unmap(const struct bench_opts *o, struct unmap_results *r)
 		sample(&plain, att, row, r->len, &inv);
 		r->invalidations[row] = inv;
 	}
-	for (int rep = 0; rep < o->reps; rep++)
+	for (int rep = 0; rep < o->reps; rep++) {
+		int order[UR_COUNT];
+
+		rep_order(rep, UR_COUNT, order);
 		for (int j = 0; j < UR_COUNT; j++) {
-			int row = (rep + j) % UR_COUNT;
+			int row = order[j];
 			uint64_t ns = sample(&plain, att, row, r->len, &inv);
 
 			ms[row * o->reps + rep] = (double)ns / 1e6;
 			if (inv < r->invalidations[row])
 				r->invalidations[row] = inv;
 		}
+	}
 	for (int row = 0; row < UR_COUNT; row++)
 		r->ms[row] = summarize(ms + row * o->reps, o->reps);
 	free(ms);

@@ -335,6 +335,25 @@ struct xpmem_stats xpmem_counters(void)
 	return s;
 }
 
+void rep_order(int rep, int n, int *order)
+{
+	/* xorshift64 seeded by the repetition: the same orders every run. */
+	uint64_t x = 0x9E3779B97F4A7C15ULL * (uint64_t)(rep + 1);
+
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = n - 1; i > 0; i--) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int j = (int)(x % (uint64_t)(i + 1));
+		int t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

@@ -41,7 +41,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xpmem-bench [--quick] [--reps N] [--json FILE]\n"
 		"  --quick      fewer samples, sizes up to 16 MiB (smoke run)\n"
-		"  --reps N     timed samples per data point (default 11, "
+		"  --reps N     timed samples per data point (default 21, "
 		"quick 5)\n"
 		"  --json FILE  also write the results as JSON\n");
 }
@@ -86,7 +86,7 @@ static void parse(int argc, char **argv, struct bench_opts *o)
 		usage(stderr);
 		exit(2);
 	}
-	o->reps = reps ? reps : o->quick ? 5 : 11;
+	o->reps = reps ? reps : o->quick ? 5 : 21;
 	o->max_copy = o->quick ? 16 * MiB : 64 * MiB;
 	o->sample_bytes = o->quick ? 2 * MiB : 8 * MiB;
 	o->attach_len = o->quick ? 16 * MiB : 64 * MiB;
