@@ -54,11 +54,9 @@ int cpus_allowed(void);
 /* Fixed-size messages over pipes; a receive waits at most STEP_TIMEOUT_S
  * and dies on anything but the wanted kind (want 0: any kind). */
 struct msg {
-	uint64_t kind;
+	uint64_t kind;		/* each measurement numbers its own */
 	uint64_t u[4];
-	double d[2];
 };
-enum { MSG_FAIL = 1000 };	/* kinds below belong to each measurement */
 
 void msg_send(int fd, uint64_t kind, uint64_t u0, uint64_t u1, uint64_t u2);
 void msg_send_full(int fd, const struct msg *m);
