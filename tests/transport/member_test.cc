@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * member_test.cc - the membership state machine under simulated time:
+ * join handshake, heartbeats, SUSPECT then fence with a reason, self-fence
+ * and rejoin under a new epoch, and stale-epoch messages and late
+ * completions ignored.  Nodes share one region in memory; "running" says
+ * whether a node gets ticked and polls its rings in a step.
+ */
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "sim.h"
+
+namespace {
+
+using xpsim::kMs;
+
+constexpr u64 kHb = 10 * kMs, kDead = 100 * kMs, kStep = 1 * kMs;
+
+class Cluster : public ::testing::Test {
+protected:
+	std::unique_ptr<xpsim::Region> reg;
+	std::vector<std::unique_ptr<xpsim::Node>> nodes;
+	std::vector<bool> running;
+	u64 now = 1000 * kMs;
+
+	void make(u32 n, u32 parts = 0)
+	{
+		reg = std::make_unique<xpsim::Region>(parts ? parts : n, 16);
+		for (u32 i = 0; i < n; i++) {
+			nodes.push_back(std::make_unique<xpsim::Node>());
+			ASSERT_EQ(nodes[i]->setup(&reg->r, i, kHb, kDead), 0);
+			running.push_back(true);
+		}
+	}
+	xpsim::Node &node(u32 i) { return *nodes[i]; }
+	xp_member &m(u32 i) { return nodes[i]->m; }
+	void step(u64 dt = kStep)
+	{
+		now += dt;
+		for (size_t i = 0; i < nodes.size(); i++)
+			if (running[i] && nodes[i]->m.state != XP_FREE) {
+				nodes[i]->poll(now);
+				xp_member_tick(&nodes[i]->m, now);
+				nodes[i]->poll(now);
+			}
+	}
+	void run_for(u64 t)
+	{
+		for (u64 end = now + t; now < end; )
+			step();
+	}
+	// Runs until pred holds, at most `limit`; returns the time it took.
+	template <typename F> u64 run_until(F pred, u64 limit)
+	{
+		u64 start = now;
+
+		while (!pred() && now - start < limit)
+			step();
+		return now - start;
+	}
+	void join_all()
+	{
+		for (auto &n : nodes)
+			ASSERT_EQ(xp_member_join(&n->m, now), 0);
+		run_until([&] { return all_up(); }, 50 * kMs);
+		ASSERT_TRUE(all_up());
+	}
+	bool all_up()
+	{
+		for (auto &n : nodes)
+			if (n->m.state != XP_UP)
+				return false;
+		return true;
+	}
+	u32 table_state(u32 id) { return xp_sword_state(reg->part(id)->sword); }
+	u32 table_epoch(u32 id) { return xp_sword_epoch(reg->part(id)->sword); }
+};
+
+TEST_F(Cluster, JoinBringsEveryoneUpWithDistinctEpochs)
+{
+	make(3);
+	join_all();
+	for (u32 i = 0; i < 3; i++) {
+		EXPECT_EQ(table_state(i), (u32)XP_UP);
+		EXPECT_EQ(table_epoch(i), m(i).epoch);
+		EXPECT_EQ(reg->part(i)->window_pfn, 0x100000ull * (i + 1));
+		for (u32 j = 0; j < 3; j++) {
+			if (i == j)
+				continue;
+			EXPECT_EQ(m(i).peers[j].state, (u32)XP_UP) << i << " sees " << j;
+			EXPECT_EQ(m(i).peers[j].epoch, m(j).epoch);
+		}
+		EXPECT_TRUE(node(i).fences.empty());
+	}
+	// A second round of joins gets new epochs.
+	u32 old = m(1).epoch;
+	ASSERT_EQ(xp_member_join(&m(1), now), 0);
+	EXPECT_GT(m(1).epoch, old);
+}
+
+TEST_F(Cluster, UpOnlyAfterEveryLivePeerAcked)
+{
+	make(3);
+	ASSERT_EQ(xp_member_join(&m(0), now), 0);
+	ASSERT_EQ(xp_member_join(&m(1), now), 0);
+	run_until([&] { return m(0).state == XP_UP && m(1).state == XP_UP; }, 50 * kMs);
+	ASSERT_EQ(m(1).state, (u32)XP_UP);
+	// Node 1 stops reading its rings: node 2 cannot complete its join.
+	running[1] = false;
+	ASSERT_EQ(xp_member_join(&m(2), now), 0);
+	run_for(3 * kHb);
+	EXPECT_EQ(m(2).state, (u32)XP_JOINING);
+	EXPECT_EQ(table_state(2), (u32)XP_JOINING);
+	EXPECT_EQ(m(2).peers[0].acked, m(2).epoch);
+	EXPECT_NE(m(2).peers[1].acked, m(2).epoch);
+	// It answers (the JOIN is resent every heartbeat): UP.
+	running[1] = true;
+	run_until([&] { return m(2).state == XP_UP; }, 3 * kHb);
+	EXPECT_EQ(m(2).state, (u32)XP_UP);
+	EXPECT_EQ(table_state(2), (u32)XP_UP);
+}
+
+TEST_F(Cluster, JoinDoesNotWaitForADeadPeer)
+{
+	make(3);
+	join_all();
+	running[1] = false;
+	run_until([&] { return m(0).peers[1].state == XP_DEAD; }, 2 * kDead);
+	ASSERT_EQ(m(0).peers[1].state, (u32)XP_DEAD);
+	ASSERT_EQ(xp_member_join(&m(2), now), 0);
+	u64 t = run_until([&] { return m(2).state == XP_UP; }, 3 * kHb);
+	EXPECT_EQ(m(2).state, (u32)XP_UP) << "took " << t / kMs << " ms";
+}
+
+TEST_F(Cluster, SilentPeerIsSuspectThenFencedWithReason)
+{
+	make(3);
+	join_all();
+	u32 e1 = m(1).epoch;
+	running[1] = false;
+	u64 t_sus = run_until([&] { return m(0).peers[1].state == XP_SUSPECT; }, 2 * kDead);
+	EXPECT_EQ(m(0).peers[1].state, (u32)XP_SUSPECT);
+	EXPECT_GE(t_sus, kDead / 2 - kHb);
+	u64 t_dead = t_sus + run_until([&] { return m(0).peers[1].state == XP_DEAD; }, 2 * kDead);
+	ASSERT_EQ(m(0).peers[1].state, (u32)XP_DEAD);
+	// Fenced after dead_ms of silence, at most one heartbeat + a step late.
+	EXPECT_GE(t_dead, kDead - kHb);
+	EXPECT_LE(t_dead, kDead + kStep);
+	step();
+	EXPECT_EQ(table_state(1), (u32)XP_DEAD);
+	EXPECT_EQ(xp_sword_reason(reg->part(1)->sword), (u32)XP_R_HEARTBEAT);
+	EXPECT_EQ(table_epoch(1), e1);
+	// Both survivors told their user exactly once, for that epoch.
+	for (u32 i : {0u, 2u}) {
+		ASSERT_EQ(node(i).fences.size(), 1u) << i;
+		EXPECT_EQ(node(i).fences[0].peer, 1u);
+		EXPECT_EQ(node(i).fences[0].epoch, e1);
+		EXPECT_EQ(node(i).fences[0].reason, (u32)XP_R_HEARTBEAT);
+		EXPECT_EQ(m(i).peers[1].reason, (u32)XP_R_HEARTBEAT);
+	}
+	run_for(kDead);
+	EXPECT_EQ(node(0).fences.size(), 1u);
+	EXPECT_EQ(node(0).m.state, (u32)XP_UP);
+}
+
+TEST_F(Cluster, FencedPeerSelfFencesAndRejoinsUnderANewEpoch)
+{
+	make(3);
+	join_all();
+	u32 e1 = m(1).epoch;
+	running[1] = false;	// SIGSTOP
+	run_until([&] { return table_state(1) == XP_DEAD; }, 2 * kDead);
+	ASSERT_EQ(table_state(1), (u32)XP_DEAD);
+	running[1] = true;	// SIGCONT
+	step();
+	ASSERT_EQ(node(1).self_fences.size(), 1u);
+	EXPECT_EQ(node(1).self_fences[0], (u32)XP_R_SELF_STALE);
+	EXPECT_GT(m(1).epoch, e1);
+	run_until([&] { return all_up(); }, 50 * kMs);
+	ASSERT_TRUE(all_up());
+	run_for(2 * kHb);	// views follow the table at the next heartbeat
+	EXPECT_EQ(table_state(1), (u32)XP_UP);
+	EXPECT_EQ(m(0).peers[1].epoch, m(1).epoch);
+	EXPECT_EQ(m(0).peers[1].state, (u32)XP_UP);
+	EXPECT_EQ(node(0).fences.size(), 1u);	// the old epoch only
+}
+
+TEST_F(Cluster, StalledPartitionFencesItselfEvenIfNobodyNoticed)
+{
+	make(2);
+	join_all();
+	u32 e0 = m(0).epoch;
+	// Everyone stalls longer than dead_ms (a whole-machine pause).
+	now += 2 * kDead;
+	xp_member_tick(&m(0), now);
+	ASSERT_EQ(node(0).self_fences.size(), 1u);
+	EXPECT_EQ(node(0).self_fences[0], (u32)XP_R_SELF_STALLED);
+	EXPECT_GT(m(0).epoch, e0);
+	run_until([&] { return all_up(); }, 100 * kMs);
+	EXPECT_TRUE(all_up());
+	// Node 1 retired node 0's old incarnation before acking the new one.
+	ASSERT_FALSE(node(1).fences.empty());
+	EXPECT_EQ(node(1).fences[0].epoch, e0);
+}
+
+TEST_F(Cluster, RestartedPartitionRetiresItsOldIncarnationEverywhere)
+{
+	make(3);
+	join_all();
+	u32 e2 = m(2).epoch;
+	// "kill + restart": a fresh node on the same id and table entry.
+	nodes[2] = std::make_unique<xpsim::Node>();
+	ASSERT_EQ(node(2).setup(&reg->r, 2, kHb, kDead), 0);
+	ASSERT_EQ(xp_member_join(&m(2), now), 0);
+	EXPECT_EQ(m(2).epoch, e2 + 1);
+	run_until([&] { return all_up(); }, 50 * kMs);
+	ASSERT_TRUE(all_up());
+	for (u32 i : {0u, 1u}) {
+		ASSERT_EQ(node(i).fences.size(), 1u);
+		EXPECT_EQ(node(i).fences[0].epoch, e2);
+		EXPECT_EQ(node(i).fences[0].reason, (u32)XP_R_REJOINED);
+		EXPECT_EQ(m(i).peers[2].epoch, e2 + 1);
+	}
+}
+
+TEST_F(Cluster, StaleEpochMessagesAreDroppedAndCounted)
+{
+	make(2);
+	join_all();
+	u32 e0 = m(0).epoch, e1 = m(1).epoch;
+	xp_msg msg;
+
+	// A PING from node 0 in its current epoch is accepted...
+	memset(&msg, 0, sizeof(msg));
+	ASSERT_EQ(xp_chan_send(&node(0).ch[1], &msg, XP_MSG_PING, now), 0);
+	// ...one with its previous epoch is not,
+	memset(&msg, 0, sizeof(msg));
+	xp_msg_seal(&msg, XP_MSG_PING, 0, 1, e0 - 1 ? e0 - 1 : 7, e1,
+		    (u64)(e0 - 1 ? e0 - 1 : 7) << 32 | 1);
+	ASSERT_EQ(xp_ring_push(&node(0).ch[1].tx, &msg), 0);
+	// ...nor one addressed to an older incarnation of node 1.
+	memset(&msg, 0, sizeof(msg));
+	xp_msg_seal(&msg, XP_MSG_PING, 0, 1, e0, e1 + 5, (u64)e0 << 32 | 99);
+	ASSERT_EQ(xp_ring_push(&node(0).ch[1].tx, &msg), 0);
+	u64 stale = m(1).stats.stale_msgs;
+	u64 acc = node(1).ch[0].stats.accepted;
+	node(1).poll(now);
+	EXPECT_EQ(node(1).ch[0].stats.accepted - acc, 1u);
+	EXPECT_EQ(node(1).rejected(XP_REJ_SRC_EPOCH), 1u);
+	EXPECT_EQ(node(1).rejected(XP_REJ_DST_EPOCH), 1u);
+	EXPECT_EQ(m(1).stats.stale_msgs - stale, 2u);
+}
+
+TEST_F(Cluster, MessagesFromAFencedIncarnationAreDropped)
+{
+	make(3);
+	join_all();
+	u32 e2 = m(2).epoch;
+	running[2] = false;
+	run_until([&] { return m(0).peers[2].state == XP_DEAD; }, 2 * kDead);
+	ASSERT_EQ(m(0).peers[2].state, (u32)XP_DEAD);
+	// The stopped partition's ring still holds its view: it "wakes" and
+	// sends before noticing it was fenced.
+	xp_msg msg;
+	memset(&msg, 0, sizeof(msg));
+	msg.u.inval.len = 4096;
+	xp_msg_seal(&msg, XP_MSG_INVALIDATE, 2, 0, e2, m(0).epoch, (u64)e2 << 32 | 50);
+	ASSERT_EQ(xp_ring_push(&node(2).ch[0].tx, &msg), XP_REJ_OK);
+	size_t before = node(0).other.size();
+	node(0).poll(now);
+	EXPECT_EQ(node(0).other.size(), before);
+	EXPECT_EQ(node(0).rejected(XP_REJ_SRC_EPOCH), 1u);
+	// A JOIN from the same fenced epoch is not acked either.
+	memset(&msg, 0, sizeof(msg));
+	xp_msg_seal(&msg, XP_MSG_JOIN, 2, 0, e2, m(0).epoch, (u64)e2 << 32 | 51);
+	ASSERT_EQ(xp_ring_push(&node(2).ch[0].tx, &msg), 0);
+	u64 acks = m(0).stats.acks_sent;
+	node(0).poll(now);
+	EXPECT_EQ(m(0).stats.acks_sent, acks);
+}
+
+TEST_F(Cluster, PingRoundTripAndLateCompletionsIgnored)
+{
+	make(2);
+	join_all();
+	xp_chan *c01 = &node(0).ch[1];
+	xp_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	ASSERT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), 0);
+	u64 seq = msg.h.seq;
+	EXPECT_EQ(xp_chan_done(c01, seq), 0);
+	node(1).poll(now);	// node 1 completes it
+	EXPECT_EQ(xp_chan_done(c01, seq), 1);
+
+	// A completion written by an old incarnation of node 1 (its epoch
+	// differs from the one node 0 knows) does not complete anything.
+	memset(&msg, 0, sizeof(msg));
+	ASSERT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), 0);
+	u64 seq2 = msg.h.seq;
+	xp_comp *w = xp_region_comp(&reg->r, 1, 0);
+	w->epoch = m(1).epoch - 1;
+	w->seq = seq2;
+	EXPECT_EQ(xp_chan_done(c01, seq2), 0);
+	// Nor one for the same counter in an older epoch of ours.
+	w->epoch = m(1).epoch;
+	w->seq = (u64)(m(0).epoch - 1) << 32 | 0xffffffff;
+	EXPECT_EQ(xp_chan_done(c01, seq2), 0);
+	// The real one does.
+	node(1).poll(now);
+	EXPECT_EQ(xp_chan_done(c01, seq2), 1);
+
+	// After node 1 is fenced, its completions no longer count, and the
+	// wait ends at once rather than at the deadline.
+	memset(&msg, 0, sizeof(msg));
+	ASSERT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), 0);
+	u64 seq3 = msg.h.seq;
+	ASSERT_EQ(xp_member_fence(&m(0), 1, XP_R_TIMEOUT, now), 0);
+	node(1).poll(now);	// late: node 1 completes after the fence
+	EXPECT_EQ(xp_chan_done(c01, seq3), 0);
+	EXPECT_EQ(xp_chan_wait(c01, seq3, xp_clock_ns() + 1000 * kMs, nullptr, nullptr),
+		  -ECONNRESET);
+	EXPECT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), -ESRCH);
+	EXPECT_EQ(xpsim::Node::fence, node(0).m.ops->fence);
+	ASSERT_EQ(node(0).fences.size(), 1u);
+	EXPECT_EQ(node(0).fences[0].reason, (u32)XP_R_TIMEOUT);
+}
+
+TEST_F(Cluster, WaitHonoursItsDeadline)
+{
+	make(2);
+	join_all();
+	xp_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	ASSERT_EQ(xp_chan_send(&node(0).ch[1], &msg, XP_MSG_PING, now), 0);
+	// Nobody answers: the wait returns -ETIMEDOUT at the deadline.
+	u64 t0 = xp_clock_ns();
+	EXPECT_EQ(xp_chan_wait(&node(0).ch[1], msg.h.seq, t0 + 20 * kMs, nullptr, nullptr),
+		  -ETIMEDOUT);
+	EXPECT_GE(xp_clock_ns() - t0, 20 * kMs);
+}
+
+TEST_F(Cluster, CorruptRingIndexesFenceTheProducer)
+{
+	make(2);
+	join_all();
+	xp_region_ring(&reg->r, 1, 0)->head += 1000;
+	EXPECT_EQ(node(0).poll(now), 0);
+	EXPECT_EQ(m(0).peers[1].state, (u32)XP_DEAD);
+	EXPECT_EQ(m(0).peers[1].reason, (u32)XP_R_PROTOCOL);
+	EXPECT_EQ(node(0).ch[1].ring_errors, 1u);
+	EXPECT_EQ(xp_sword_reason(reg->part(1)->sword), (u32)XP_R_PROTOCOL);
+}
+
+TEST_F(Cluster, GarbageInThePartitionTableIsCountedAndIgnored)
+{
+	make(3);
+	join_all();
+	u64 before = m(0).stats.bad_entries;
+	reg->part(2)->sword = xp_sword(m(2).epoch, 0, 0, 99);	// no such state
+	step();
+	EXPECT_GT(m(0).stats.bad_entries, before);
+	EXPECT_EQ(m(0).peers[2].state, (u32)XP_UP);	// heartbeat still moves
+	EXPECT_TRUE(node(0).fences.empty());
+}
+
+TEST_F(Cluster, InitRejectsBadConfig)
+{
+	make(2);
+	xp_member mm;
+	xp_member_cfg cfg{};
+	cfg.self = 5;
+	cfg.hb_ns = kHb;
+	cfg.dead_ns = kDead;
+	EXPECT_EQ(xp_member_init(&mm, &reg->r, &cfg, xpsim::Node::ops(), nullptr), -EINVAL);
+	cfg.self = 0;
+	cfg.dead_ns = kHb;
+	EXPECT_EQ(xp_member_init(&mm, &reg->r, &cfg, xpsim::Node::ops(), nullptr), -EINVAL);
+}
+
+}  // namespace
