@@ -32,7 +32,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"/{bin,dev,proc,sys,newroot,lib/modules}
 cp /bin/busybox "$tmp/bin/busybox"
-for a in sh mount mkdir insmod switch_root poweroff sleep cat echo; do
+for a in sh mount mkdir insmod switch_root poweroff sleep cat echo tr; do
 	ln -s busybox "$tmp/bin/$a"
 done
 install -m 755 "$here/initramfs-init" "$tmp/init"

@@ -37,8 +37,22 @@ lab_initramfs() { # prints the path of an up-to-date initramfs for kernel $1
 	printf '%s\n' "$img"
 }
 
+# Host paths the guest must see although they lie under a directory it
+# mounts a tmpfs over (a clone in /tmp, as CI may make): the guest's init
+# moves them over its tmpfs.  Comma-separated for the kernel command line.
+lab_kept_paths() {
+	local p keep=
+	for p in "$LAB_REPO" "$LAB_BUILD"; do
+		case $p/ in
+		/tmp/*|/var/tmp/*|/run/*) keep=${keep:+$keep,}$p ;;
+		esac
+	done
+	printf '%s\n' "$keep"
+}
+
 lab_qemu_args() { # VERSION INITRAMFS
-	local ver=$1 initrd=$2
+	local ver=$1 initrd=$2 keep
+	keep=$(lab_kept_paths)
 	# shellcheck disable=SC2054  # commas belong to QEMU option values
 	LAB_QEMU_ARGS=(
 		-name xpmem-lab -nodefaults -no-user-config -display none
@@ -46,7 +60,7 @@ lab_qemu_args() { # VERSION INITRAMFS
 		-smp "$LAB_CPUS" -m "$LAB_MEM"
 		-object "memory-backend-file,id=ram0,size=$LAB_MEM,mem-path=$LAB_RUN/ram,share=on"
 		-kernel "$LAB_KERNEL/boot/vmlinuz-$ver" -initrd "$initrd"
-		-append "console=ttyS0 loglevel=5 panic_on_warn=1 panic=-1 oops=panic xpmemlab.agent=$LAB_AGENT xpmemlab.root=hostroot"
+		-append "console=ttyS0 loglevel=5 panic_on_warn=1 panic=-1 oops=panic xpmemlab.agent=$LAB_AGENT xpmemlab.root=hostroot${keep:+ xpmemlab.keep=$keep}"
 		-no-reboot
 		-serial "file:$LAB_RUN/console.log"
 		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
