@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * fabric.h - the partition fabric's hardware: the doorbell device (control
+ * region + interrupts) and the peer memory windows.  In the lab both are
+ * QEMU ivshmem devices; the rest of the module sees only this interface.
+ */
+#ifndef XPMEM_FABRIC_H
+#define XPMEM_FABRIC_H
+
+#include <linux/types.h>
+
+#define XPMEM_FABRIC_MAX_PARTITIONS 64	/* ids fit the doorbell's 16 bits */
+
+struct xpmem_fabric_window {
+	phys_addr_t phys;	/* the peer's frame 0 as seen from here */
+	resource_size_t size;
+};
+
+/* Called from the doorbell interrupt, once per interrupt: keep it short. */
+typedef void (*xpmem_doorbell_fn)(unsigned int vector, void *data);
+
+int xpmem_fabric_init(void);
+void xpmem_fabric_exit(void);
+
+/* True once a doorbell device is bound: this kernel is a partition. */
+bool xpmem_fabric_present(void);
+int xpmem_fabric_self_id(void);
+void *xpmem_fabric_control_region(size_t *size);
+int xpmem_fabric_ring(unsigned int peer, unsigned int vector);
+void xpmem_fabric_set_doorbell_handler(xpmem_doorbell_fn fn, void *data);
+int xpmem_fabric_window(unsigned int index, struct xpmem_fabric_window *w);
+
+#endif /* XPMEM_FABRIC_H */
