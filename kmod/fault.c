@@ -41,21 +41,26 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
+#include "histogram.h"
 #include "xpmem_internal.h"
+#include "xpmem_trace.h"
 
 unsigned int xpmem_fault_window = PTRS_PER_PTE;
+
+int xpmem_fault_window_set(unsigned int pages)
+{
+	if (!pages || pages > PTRS_PER_PTE || !is_power_of_2(pages))
+		return -EINVAL;
+	WRITE_ONCE(xpmem_fault_window, pages);
+	return 0;
+}
 
 static int window_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int pages;
 	int err = kstrtouint(val, 0, &pages);
 
-	if (err)
-		return err;
-	if (!pages || pages > PTRS_PER_PTE || !is_power_of_2(pages))
-		return -EINVAL;
-	WRITE_ONCE(xpmem_fault_window, pages);
-	return 0;
+	return err ? err : xpmem_fault_window_set(pages);
 }
 
 static const struct kernel_param_ops window_ops = {
@@ -168,6 +173,9 @@ static vm_fault_t install_pmd(struct vm_fault *vmf, unsigned long hpfn)
 				      pfn_prot(vma, hpfn), write);
 	if (ret == VM_FAULT_NOPAGE)
 		xpmem_count(pmds_mapped, 1);
+	trace_xpmem_fault_install(vmf->address & PMD_MASK,
+				  src_of(vma, vmf->address & PMD_MASK),
+				  ret == VM_FAULT_NOPAGE ? PTRS_PER_PMD : 0, true);
 	return ret;
 }
 
@@ -191,6 +199,7 @@ static vm_fault_t install_ptes(struct vm_fault *vmf, struct fault_window *w,
 			ret = r;
 	}
 	xpmem_count(pages_mapped, mapped);
+	trace_xpmem_fault_install(w->start, w->src, mapped, false);
 	return ret;
 }
 
@@ -336,7 +345,20 @@ static vm_fault_t attach_pfn_mkwrite(struct vm_fault *vmf)
 	return VM_FAULT_NOPAGE;
 }
 
+/* Every fault's service time goes to the histogram and the trace. */
+static vm_fault_t attach_fault_timed(struct vm_fault *vmf)
+{
+	unsigned long addr = vmf->address, src = src_of(vmf->vma, addr);
+	u64 t0 = ktime_get_ns();
+	vm_fault_t ret = attach_fault(vmf);
+	u64 ns = ktime_get_ns() - t0;
+
+	xpmem_hist_record(XPMEM_HIST_FAULT, ns);
+	trace_xpmem_fault(addr, src, ret, ns);
+	return ret;
+}
+
 const struct vm_operations_struct xpmem_vm_ops = {
-	.fault = attach_fault,
+	.fault = attach_fault_timed,
 	.pfn_mkwrite = attach_pfn_mkwrite,
 };

@@ -88,6 +88,45 @@ struct xpmem_permit *xpmem_permit_lookup(s64 apid)
 	return xa_load(&permits, (unsigned long)apid);
 }
 
+/*
+ * For walks over all segments (the netlink dump): the segment with the
+ * lowest id >= *pos, referenced, with *pos set past it; NULL at the end.
+ */
+struct xpmem_segment *xpmem_segment_next(s64 *pos)
+{
+	unsigned long index = *pos > 0 ? (unsigned long)*pos : 1;
+	struct xpmem_segment *seg;
+
+	rcu_read_lock();
+	for (;;) {
+		seg = xa_find(&segments, &index, LONG_MAX, XA_PRESENT);
+		if (!seg || kref_get_unless_zero(&seg->ref))
+			break;
+		index++;
+	}
+	rcu_read_unlock();
+	if (seg)
+		*pos = (s64)index + 1;
+	return seg;
+}
+
+/*
+ * The permit with the lowest id >= *pos, with *pos set past it; NULL at the
+ * end.  Permits are not referenced: the caller holds the RCU read lock and
+ * reads the permit before dropping it.
+ */
+struct xpmem_permit *xpmem_permit_next(s64 *pos)
+{
+	unsigned long index = *pos > 0 ? (unsigned long)*pos : 1;
+	struct xpmem_permit *permit;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "xpmem_permit_next without RCU");
+	permit = xa_find(&permits, &index, LONG_MAX, XA_PRESENT);
+	if (permit)
+		*pos = (s64)index + 1;
+	return permit;
+}
+
 int xpmem_ids_init(void)
 {
 	return 0;

@@ -20,7 +20,9 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 
+#include "histogram.h"
 #include "xpmem_internal.h"
+#include "xpmem_trace.h"
 
 static pgoff_t src_pgoff(unsigned long addr)
 {
@@ -30,8 +32,13 @@ static pgoff_t src_pgoff(unsigned long addr)
 void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
 			 unsigned long end)
 {
+	u64 t0 = ktime_get_ns();
+
+	trace_xpmem_invalidate_start(seg->segid, start, end);
 	unmap_mapping_pages(seg->inode->i_mapping, src_pgoff(start),
 			    src_pgoff(end - start), false);
+	xpmem_hist_since(XPMEM_HIST_LOCAL_SHOOTDOWN, t0);
+	trace_xpmem_invalidate_end(seg->segid, start, end, ktime_get_ns() - t0);
 }
 
 static bool segment_invalidate(struct mmu_interval_notifier *sub,

@@ -5,6 +5,8 @@
  */
 #include <linux/module.h>
 
+#include "census.h"
+#include "netlink.h"
 #include "xpmem_internal.h"
 
 static int __init xpmem_init(void)
@@ -17,14 +19,22 @@ static int __init xpmem_init(void)
 	err = xpmem_attach_init();
 	if (err)
 		goto err_ids;
+	err = xpmem_census_init();
+	if (err)
+		goto err_attach;
 	err = xpmem_device_init();
 	if (err)
 		goto err_attach;
+	err = xpmem_netlink_init();
+	if (err)
+		goto err_device;
 	pr_info("xpmem: version %x.%x, partition %d\n",
 		XPMEM_ABI_VERSION >> 16, XPMEM_ABI_VERSION & 0xffff,
 		XPMEM_PARTITION_ID);
 	return 0;
 
+err_device:
+	xpmem_device_exit();
 err_attach:
 	xpmem_attach_exit();
 err_ids:
@@ -34,6 +44,7 @@ err_ids:
 
 static void __exit xpmem_exit(void)
 {
+	xpmem_netlink_exit();
 	xpmem_device_exit();
 	xpmem_attach_exit();
 	xpmem_ids_exit();

@@ -11,6 +11,7 @@
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/pid.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/user_namespace.h>
@@ -23,6 +24,7 @@ static void segment_free(struct kref *ref)
 
 	iput(seg->inode);
 	put_user_ns(seg->user_ns);
+	put_pid(seg->owner_pid);
 	mmdrop(seg->mm);
 	kfree_rcu(seg, rcu);
 }
@@ -79,6 +81,7 @@ int xpmem_cmd_make(struct xpmem_ctx *ctx, struct xpmem_cmd_make *cmd)
 	seg->mode = (umode_t)cmd->permit_value;
 	seg->uid = current_euid();
 	seg->gid = current_egid();
+	seg->owner_pid = get_pid(task_tgid(current));
 	seg->inode = xpmem_attach_inode_alloc();
 	if (IS_ERR(seg->inode)) {
 		err = PTR_ERR(seg->inode);
@@ -114,6 +117,7 @@ err_drop_refs:
 	put_user_ns(seg->user_ns);
 	iput(seg->inode);
 err_free_seg:
+	put_pid(seg->owner_pid);
 	kfree(seg);
 	return err;
 }

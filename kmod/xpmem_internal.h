@@ -38,6 +38,7 @@
 #include <linux/uidgid.h>
 
 #include "uapi/xpmem_ioctl.h"
+#include "uapi/xpmem_netlink.h"
 
 #define XPMEM_PARTITION_ID 0	/* the only partition until the fabric exists */
 
@@ -61,6 +62,7 @@ struct xpmem_segment {
 	kuid_t uid;
 	kgid_t gid;
 	struct user_namespace *user_ns;	/* owner's, for CAP_IPC_OWNER */
+	struct pid *owner_pid;		/* maker's tgid, for netlink dumps */
 
 	struct inode *inode;		/* backs every attachment's mapping */
 	struct mmu_interval_notifier notifier;
@@ -94,6 +96,8 @@ struct xpmem_segment *xpmem_segment_lookup(s64 segid) __must_check;
 int xpmem_permit_publish(struct xpmem_permit *permit);
 void xpmem_permit_unpublish(struct xpmem_permit *permit);
 struct xpmem_permit *xpmem_permit_lookup(s64 apid) __must_check;
+struct xpmem_segment *xpmem_segment_next(s64 *pos);
+struct xpmem_permit *xpmem_permit_next(s64 *pos);
 
 /* context.c */
 struct xpmem_ctx *xpmem_ctx_create(void);
@@ -130,6 +134,7 @@ int xpmem_undo_attach(u64 vaddr, u64 size);
 /* fault.c */
 extern const struct vm_operations_struct xpmem_vm_ops;
 extern unsigned int xpmem_fault_window;
+int xpmem_fault_window_set(unsigned int pages);
 
 /* device.c */
 int xpmem_device_init(void);
@@ -140,6 +145,10 @@ struct xpmem_counters {
 	atomic64_t contexts, segments, permits, attachments, pinned_pages;
 	atomic64_t faults, pages_mapped, pmds_mapped, fault_retries, sigbus;
 	atomic64_t invalidations, invalidations_refused;
+	/* remote traffic: counted by the partition fabric */
+	atomic64_t remote_faults, remote_invalidations, timeouts;
+	atomic64_t doorbells_sent, doorbells_received;
+	atomic64_t dropped[__XPMEM_DROP_MAX];
 };
 extern struct xpmem_counters xpmem_counters;
 #define xpmem_count(name, n) atomic64_add((n), &xpmem_counters.name)

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * census.h - a snapshot of every attachment mapping in the system, with
+ * what each maps right now (for the netlink segment and attachment dumps).
+ */
+#ifndef XPMEM_CENSUS_H
+#define XPMEM_CENSUS_H
+
+#include <linux/types.h>
+#include <linux/uidgid.h>
+
+struct xpmem_census_range {
+	s64 segid;
+	u64 attach_id;		/* keyed hash of the attachment: not a pointer */
+	pid_t pid;		/* tgid in the census taker's pid namespace */
+	kuid_t uid;		/* the attacher's effective uid */
+	unsigned long start, end, src;
+	bool rdonly;
+	u64 pages, pmds;
+};
+
+/* Ranges sorted by (segid, attach_id, start). */
+struct xpmem_census {
+	unsigned int n, cap;
+	struct xpmem_census_range r[];
+};
+
+int xpmem_census_init(void);
+struct xpmem_census *xpmem_census_take(void);
+void xpmem_census_free(struct xpmem_census *c);
+/* Index of the first range of segid (n if none). */
+unsigned int xpmem_census_find(const struct xpmem_census *c, s64 segid);
+
+#endif /* XPMEM_CENSUS_H */
