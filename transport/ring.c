@@ -25,6 +25,8 @@
  */
 #include "ring.h"
 
+#define XP_RING_TAIL_BATCH	16u
+
 static void ring_geom(const struct xp_region *r, u32 src, u32 dst,
 		      struct xp_ring_ctrl **ctrl, u8 **slots, u32 *n)
 {
@@ -158,7 +160,13 @@ int xp_ring_pop(struct xp_ring_cons *c, struct xp_msg *m)
 	if (len < XP_MSG_MAX_PAYLOAD)
 		xp_memset(m->u.raw + len, 0, XP_MSG_MAX_PAYLOAD - len);
 	c->tail++;
-	/* B2: our reads of the slot before the producer may reuse it. */
-	xp_store_release(&c->ctrl->tail, c->tail);
+	/*
+	 * B2: our reads of the slot before the producer may reuse it.
+	 * Published every XP_RING_TAIL_BATCH messages and whenever we caught
+	 * up with the head we know of, so an idle ring always shows its true
+	 * tail and a busy one moves the tail's cache line 1/BATCH as often.
+	 */
+	if (c->tail == c->head_cache || !(c->tail & (XP_RING_TAIL_BATCH - 1)))
+		xp_store_release(&c->ctrl->tail, c->tail);
 	return 1;
 }
