@@ -52,9 +52,9 @@ int main(int argc, char **argv)
 		printf("\nOnly one CPU: both partitions share it; spin numbers are meaningless.\n");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!only || !strcmp(only, "rtt"))
-		bench_rtt(quick ? 2000 : 50000);
+		bench_rtt(quick ? 2000 : 20000);
 	if (!only || !strcmp(only, "tput"))
-		bench_throughput(quick ? 1000000 : 20000000);
+		bench_throughput(quick ? 1000000 : 4000000);
 	if (!only || !strcmp(only, "fanout"))
 		bench_fanout(quick ? 200 : 5000);
 	if (!only || !strcmp(only, "fence"))
