@@ -16,7 +16,7 @@
 #include "uapi/xpmem_netlink.h"
 
 #define XPMEM_HIST_SHIFT0	9	/* first bound: 512 ns */
-#define XPMEM_HIST_BUCKETS	26	/* last bounded one: 2^34 ns, ~17 s */
+#define XPMEM_HIST_BUCKETS	26	/* last bounded one: 2^33 ns, ~8.6 s */
 
 struct xpmem_histogram {
 	atomic64_t count, sum_ns;

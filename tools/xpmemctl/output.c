@@ -95,14 +95,21 @@ void rec_mode(struct record *r, const char *key, unsigned int mode)
 
 void print_table(FILE *f, const struct records *rs)
 {
+	print_table_head(f, rs, rs->n);
+}
+
+void print_table_head(FILE *f, const struct records *rs, size_t rows)
+{
 	size_t w[FIELD_MAX] = { 0 }, i;
 	int c;
 
 	if (!rs->n)
 		return;
+	if (rows > rs->n)
+		rows = rs->n;
 	for (c = 0; c < rs->r[0].n; c++)
 		w[c] = strlen(rs->r[0].f[c].key);
-	for (i = 0; i < rs->n; i++)
+	for (i = 0; i < rows; i++)
 		for (c = 0; c < rs->r[i].n; c++)
 			if (strlen(rs->r[i].f[c].text) > w[c])
 				w[c] = strlen(rs->r[i].f[c].text);
@@ -115,7 +122,7 @@ void print_table(FILE *f, const struct records *rs)
 		fprintf(f, "%*s", c + 1 < rs->r[0].n ? (int)(w[c] - j + 2) : 0, "");
 	}
 	fputc('\n', f);
-	for (i = 0; i < rs->n; i++) {
+	for (i = 0; i < rows; i++) {
 		for (c = 0; c < rs->r[i].n; c++) {
 			/* numbers right-aligned, words left-aligned */
 			const char *t = rs->r[i].f[c].text;

@@ -9,6 +9,7 @@
 #ifndef XPMEMCTL_OUTPUT_H
 #define XPMEMCTL_OUTPUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -40,6 +41,8 @@ void rec_bool(struct record *r, const char *key, int v);
 void rec_mode(struct record *r, const char *key, unsigned int mode);
 
 void print_table(FILE *f, const struct records *rs);
+/* The header and the first `rows` records only. */
+void print_table_head(FILE *f, const struct records *rs, size_t rows);
 /* "key": [ {...}, ... ] without the braces around it. */
 void print_json_array(FILE *f, const char *key, const struct records *rs);
 /* One record as a JSON object (no newline). */

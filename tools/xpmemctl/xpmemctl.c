@@ -97,6 +97,18 @@ static uint64_t counter(const struct record *r, const char *key)
 	return 0;
 }
 
+#define SUMMARY_ROWS 8	/* per table: the summary fits one screen */
+
+static void summary_table(const struct records *rs, const char *what)
+{
+	if (!rs->n)
+		return;
+	printf("\n");
+	print_table_head(stdout, rs, SUMMARY_ROWS);
+	if (rs->n > SUMMARY_ROWS)
+		printf("... %zu more (xpmemctl %s)\n", rs->n - SUMMARY_ROWS, what);
+}
+
 static int cmd_summary(struct ctl *c, int argc, char **argv)
 {
 	struct records parts = { 0 }, segs = { 0 }, atts = { 0 };
@@ -142,14 +154,8 @@ static int cmd_summary(struct ctl *c, int argc, char **argv)
 	       counter(&ctr, "pmds_mapped"), counter(&ctr, "invalidations"),
 	       counter(&ctr, "sigbus"));
 	print_table(stdout, &parts);
-	if (segs.n) {
-		printf("\n");
-		print_table(stdout, &segs);
-	}
-	if (atts.n) {
-		printf("\n");
-		print_table(stdout, &atts);
-	}
+	summary_table(&segs, "segments");
+	summary_table(&atts, "attachments");
 out:
 	records_free(&parts);
 	records_free(&segs);
