@@ -31,7 +31,7 @@
 #include "census.h"
 #include "xpmem_internal.h"
 
-#define CENSUS_MAX_RANGES (1U << 20)	/* bounds the snapshot's memory */
+#define CENSUS_MAX_RANGES (1U << 18)	/* bounds the snapshot: ~20 MiB */
 
 static siphash_key_t attach_id_key;
 

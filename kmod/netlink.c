@@ -20,6 +20,7 @@
 #include <linux/uidgid.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
+#include <net/sock.h>
 
 #include "census.h"
 #include "histogram.h"
@@ -83,12 +84,25 @@ static int put_u64(struct sk_buff *skb, int attr, u64 v)
 
 /* ---- dump setup ------------------------------------------------------- */
 
+/*
+ * Like netlink_capable(), judged by the credentials of whoever opened the
+ * requesting socket (the caller's, for a socket made in-kernel).
+ */
+static kuid_t sender_euid(struct sk_buff *req)
+{
+	const struct sock *sk = NETLINK_CB(req).sk;
+
+	if (sk && sk->sk_socket && sk->sk_socket->file)
+		return sk->sk_socket->file->f_cred->euid;
+	return current_euid();
+}
+
 static int start_plain(struct netlink_callback *cb)
 {
 	struct dump_state *st = dump_state(cb);
 
 	st->viewer.admin = netlink_capable(cb->skb, CAP_SYS_ADMIN);
-	st->viewer.uid = current_euid();
+	st->viewer.uid = sender_euid(cb->skb);
 	return 0;
 }
 
@@ -369,14 +383,15 @@ static int get_counters(struct sk_buff *skb, struct genl_info *info)
 
 static int put_histogram(struct sk_buff *skb, enum xpmem_hist_id id)
 {
-	struct xpmem_histogram *h = &xpmem_histograms[id];
+	struct xpmem_hist_snapshot h;
 	struct nlattr *buckets, *b;
 	unsigned int i;
 
+	xpmem_hist_read(id, &h);
 	if (nla_put_u32(skb, XPMEM_HIST_A_ID, id) ||
 	    nla_put_string(skb, XPMEM_HIST_A_NAME, xpmem_hist_name(id)) ||
-	    put_u64(skb, XPMEM_HIST_A_COUNT, atomic64_read(&h->count)) ||
-	    put_u64(skb, XPMEM_HIST_A_SUM_NS, atomic64_read(&h->sum_ns)))
+	    put_u64(skb, XPMEM_HIST_A_COUNT, h.count) ||
+	    put_u64(skb, XPMEM_HIST_A_SUM_NS, h.sum_ns))
 		return -EMSGSIZE;
 	buckets = nla_nest_start(skb, XPMEM_HIST_A_BUCKETS);
 	if (!buckets)
@@ -384,8 +399,7 @@ static int put_histogram(struct sk_buff *skb, enum xpmem_hist_id id)
 	for (i = 0; i < XPMEM_HIST_BUCKETS; i++) {
 		b = nla_nest_start(skb, XPMEM_BUCKET_A_BUCKET);
 		if (!b || put_u64(skb, XPMEM_BUCKET_A_LE_NS, xpmem_hist_bound(i)) ||
-		    put_u64(skb, XPMEM_BUCKET_A_COUNT,
-			    atomic64_read(&h->bucket[i])))
+		    put_u64(skb, XPMEM_BUCKET_A_COUNT, h.bucket[i]))
 			return -EMSGSIZE;
 		nla_nest_end(skb, b);
 	}

@@ -43,7 +43,8 @@
  * those segments, and the attachments made by processes whose effective uid
  * is the caller's.  Counters, histograms, tunables and partitions are
  * module-wide and visible to all.  Every SET and the quarantine release need
- * CAP_SYS_ADMIN (EPERM otherwise).
+ * CAP_SYS_ADMIN (EPERM otherwise).  Both the capability and the effective uid
+ * are those of the process that opened the netlink socket.
  *
  * Commands
  * --------
