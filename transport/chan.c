@@ -93,11 +93,7 @@ int xp_chan_poll(struct xp_chan *ch, u64 now, u32 budget, xp_chan_handler h,
 		if (!r)
 			break;
 		/* Checked against the ring's producer, not what it claims. */
-		if (msg.h.src != ch->peer) {
-			ch->stats.rejected[XP_REJ_SRC]++;
-			continue;
-		}
-		if (xp_member_check(ch->m, &msg, &ch->stats) != XP_REJ_OK)
+		if (xp_member_check(ch->m, ch->peer, &msg, &ch->stats) != XP_REJ_OK)
 			continue;
 		if (xp_member_input(ch->m, now, &msg))
 			continue;

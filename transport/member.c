@@ -113,8 +113,7 @@ static void new_incarnation(struct xp_member *m, u32 p, u32 epoch, u32 state,
 	v->hb = hb;
 	v->hb_seen_ns = now;
 	v->join_sent_ns = 0;
-	set_view(m, p, state == XP_UP ? XP_UP :
-		       state == XP_JOINING ? XP_JOINING : state);
+	set_view(m, p, state);
 	if (state == XP_DEAD)
 		v->reason = xp_sword_reason(xp_load_acquire(&xp_region_part(m->r, p)->sword));
 }
@@ -302,11 +301,10 @@ void xp_member_tick(struct xp_member *m, u64 now)
 		join_progress(m, now);
 }
 
-int xp_member_check(struct xp_member *m, const struct xp_msg *msg,
+int xp_member_check(struct xp_member *m, u32 src, const struct xp_msg *msg,
 		    struct xp_msg_stats *st)
 {
 	struct xp_msg_expect e;
-	u32 src = msg->h.src;
 	int r;
 
 	e.src = src;

@@ -108,11 +108,12 @@ int xp_member_init(struct xp_member *m, const struct xp_region *r,
 int xp_member_join(struct xp_member *m, u64 now);
 void xp_member_tick(struct xp_member *m, u64 now);
 /*
- * Validate a message received on the ring from @msg->h.src against what we
- * know (xp_msg_check + the sender is live or joining): XP_REJ_OK or reason,
- * counted in @st.
+ * Validate a message copied out of the ring whose producer is @src against
+ * what we know (xp_msg_check with the ring's ends and the current epochs;
+ * then only JOIN may come from a partition we do not see live): XP_REJ_OK
+ * or the reason, counted in @st.
  */
-int xp_member_check(struct xp_member *m, const struct xp_msg *msg,
+int xp_member_check(struct xp_member *m, u32 src, const struct xp_msg *msg,
 		    struct xp_msg_stats *st);
 /* Feed a checked JOIN/JOIN_ACK. 1 consumed, 0 not a membership message. */
 int xp_member_input(struct xp_member *m, u64 now, const struct xp_msg *msg);

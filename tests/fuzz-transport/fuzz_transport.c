@@ -158,7 +158,7 @@ static void fuzz_msg(struct input *in)
 	if (take8(in) & 1)	/* half the time, a valid checksum */
 		m.h.csum = xp_msg_csum(&m);
 	memset(&st, 0, sizeof(st));
-	r = xp_member_check(&fm, &m, &st);
+	r = xp_member_check(&fm, 1, &m, &st);
 	CHECK(r >= 0 && r < XP_REJ_NR);
 	CHECK(st.accepted + st.rejected[r] == 1);
 	if (r == XP_REJ_OK) {
@@ -197,7 +197,7 @@ static void fuzz_ring(struct input *in)
 			break;
 		popped++;
 		CHECK(popped <= 8);
-		r = xp_member_check(&fm, &m, NULL);
+		r = xp_member_check(&fm, 1, &m, NULL);
 		if (r == XP_REJ_OK)
 			check_accepted(&m);
 	}

@@ -253,6 +253,22 @@ TEST_F(Cluster, StaleEpochMessagesAreDroppedAndCounted)
 	EXPECT_EQ(m(1).stats.stale_msgs - stale, 2u);
 }
 
+TEST_F(Cluster, SenderIsTheRingsProducerWhateverItClaims)
+{
+	make(3);
+	join_all();
+	xp_msg msg;
+
+	// Node 0 writes a message claiming to come from node 2.
+	memset(&msg, 0, sizeof(msg));
+	xp_msg_seal(&msg, XP_MSG_PING, 2, 1, m(2).epoch, m(1).epoch, (u64)m(2).epoch << 32 | 9);
+	ASSERT_EQ(xp_ring_push(&node(0).ch[1].tx, &msg), 0);
+	u64 acc = node(1).ch[0].stats.accepted;
+	node(1).poll(now);
+	EXPECT_EQ(node(1).ch[0].stats.rejected[XP_REJ_SRC], 1u);
+	EXPECT_EQ(node(1).ch[0].stats.accepted, acc);
+}
+
 TEST_F(Cluster, MessagesFromAFencedIncarnationAreDropped)
 {
 	make(3);
