@@ -128,6 +128,15 @@ static inline u32 xp_member_peer_epoch(const struct xp_member *m, u32 peer)
 	return m->peers[peer].epoch;
 }
 
+/* How long @peer's heartbeat has not moved, as of our last look (status). */
+static inline u64 xp_member_hb_age_ns(const struct xp_member *m, u32 peer,
+				      u64 now)
+{
+	u64 seen = m->peers[peer].hb_seen_ns;
+
+	return now > seen ? now - seen : 0;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -106,6 +106,23 @@ int xp_region_attach(struct xp_region *r, void *mem, u64 size)
 	return XP_ATTACH_OK;
 }
 
+int xp_region_window(const struct xp_region *r, u32 id, struct xp_window *w)
+{
+	const struct xp_part *e;
+	const u64 limit = 1ull << 52;	/* frames of a 64-bit physical space */
+
+	if (id >= r->l.max_parts)
+		return -EINVAL;
+	e = xp_region_part(r, id);
+	w->pfn = xp_read_once(e->window_pfn);
+	w->pages = xp_read_once(e->window_pages);
+	xp_memcpy(w->tag, e->window_tag, sizeof(w->tag));
+	/* Written by the owner, possibly a rogue one: check the copy. */
+	if (w->pfn >= limit || w->pages > limit - w->pfn)
+		return -EINVAL;
+	return 0;
+}
+
 const char *xp_attach_strerror(int err)
 {
 	static const char *const names[XP_ATTACH_ERR_NR] = {

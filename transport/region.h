@@ -160,7 +160,19 @@ static inline u32 xp_sword_by(u64 w) { return (u32)(w >> 24) & 0xff; }
 static inline u32 xp_sword_reason(u64 w) { return (u32)(w >> 16) & 0xff; }
 static inline u32 xp_sword_state(u64 w) { return (u32)w & 0xff; }
 
+/* A partition's published peer-window description (checked copy). */
+struct xp_window {
+	u64 pfn;
+	u64 pages;
+	u8 tag[16];
+};
+
 int xp_layout_compute(struct xp_layout *l, u32 max_parts, u32 ring_slots);
+/*
+ * Copy partition @id's window description out of the table: 0, or -EINVAL
+ * when the range is impossible (beyond 2^52 frames, or overflowing).
+ */
+int xp_region_window(const struct xp_region *r, u32 id, struct xp_window *w);
 int xp_region_format(void *mem, u64 size, const struct xp_layout *l);
 int xp_region_attach(struct xp_region *r, void *mem, u64 size);
 const char *xp_attach_strerror(int err);

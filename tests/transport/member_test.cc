@@ -143,6 +143,8 @@ TEST_F(Cluster, SilentPeerIsSuspectThenFencedWithReason)
 	u64 t_sus = run_until([&] { return m(0).peers[1].state == XP_SUSPECT; }, 2 * kDead);
 	EXPECT_EQ(m(0).peers[1].state, (u32)XP_SUSPECT);
 	EXPECT_GE(t_sus, kDead / 2 - kHb);
+	EXPECT_GE(xp_member_hb_age_ns(&m(0), 1, now), kDead / 2);
+	EXPECT_LT(xp_member_hb_age_ns(&m(0), 2, now), kHb + 2 * kStep);
 	u64 t_dead = t_sus + run_until([&] { return m(0).peers[1].state == XP_DEAD; }, 2 * kDead);
 	ASSERT_EQ(m(0).peers[1].state, (u32)XP_DEAD);
 	// Fenced after dead_ms of silence, at most one heartbeat + a step late.

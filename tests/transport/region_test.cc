@@ -134,6 +134,26 @@ TEST_F(Attach, MappingSmallerThanTheLayoutIsRefused)
 	EXPECT_EQ(xp_region_attach(&r, buf.data(), 100), XP_ATTACH_TOO_SMALL);
 }
 
+TEST(Window, PublishedDescriptionIsCheckedOnRead)
+{
+	xpsim::Region reg(3, 16);
+	xp_window w;
+
+	reg.part(1)->window_pfn = 0x100000;
+	reg.part(1)->window_pages = 0x80000;
+	memset(reg.part(1)->window_tag, 0x5a, 16);
+	ASSERT_EQ(xp_region_window(&reg.r, 1, &w), 0);
+	EXPECT_EQ(w.pfn, 0x100000u);
+	EXPECT_EQ(w.pages, 0x80000u);
+	EXPECT_EQ(w.tag[15], 0x5a);
+	reg.part(1)->window_pages = ~0ull;	// overflows
+	EXPECT_EQ(xp_region_window(&reg.r, 1, &w), -EINVAL);
+	reg.part(1)->window_pfn = 1ull << 52;
+	reg.part(1)->window_pages = 1;
+	EXPECT_EQ(xp_region_window(&reg.r, 1, &w), -EINVAL);
+	EXPECT_EQ(xp_region_window(&reg.r, 3, &w), -EINVAL);	// no such partition
+}
+
 TEST(StateWord, PacksAndUnpacks)
 {
 	u64 w = xp_sword(0xdeadbeef, 200, XP_R_HEARTBEAT, XP_DEAD);
