@@ -6,6 +6,7 @@
 #include <linux/module.h>
 
 #include "census.h"
+#include "fabric.h"
 #include "netlink.h"
 #include "xpmem_internal.h"
 
@@ -28,11 +29,16 @@ static int __init xpmem_init(void)
 	err = xpmem_netlink_init();
 	if (err)
 		goto err_device;
+	err = xpmem_fabric_init();
+	if (err)
+		goto err_netlink;
 	pr_info("xpmem: version %x.%x, partition %d\n",
 		XPMEM_ABI_VERSION >> 16, XPMEM_ABI_VERSION & 0xffff,
 		XPMEM_PARTITION_ID);
 	return 0;
 
+err_netlink:
+	xpmem_netlink_exit();
 err_device:
 	xpmem_device_exit();
 err_attach:
@@ -44,6 +50,7 @@ err_ids:
 
 static void __exit xpmem_exit(void)
 {
+	xpmem_fabric_exit();
 	xpmem_netlink_exit();
 	xpmem_device_exit();
 	xpmem_attach_exit();
