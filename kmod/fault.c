@@ -349,9 +349,9 @@ static vm_fault_t attach_pfn_mkwrite(struct vm_fault *vmf)
 static vm_fault_t attach_fault_timed(struct vm_fault *vmf)
 {
 	unsigned long addr = vmf->address, src = src_of(vmf->vma, addr);
-	u64 t0 = ktime_get_ns();
+	u64 t0 = xpmem_hist_now();
 	vm_fault_t ret = attach_fault(vmf);
-	u64 ns = ktime_get_ns() - t0;
+	u64 ns = xpmem_hist_elapsed(t0);
 
 	xpmem_hist_record(XPMEM_HIST_FAULT, ns);
 	trace_xpmem_fault(addr, src, ret, ns);

@@ -11,7 +11,7 @@
 #ifndef XPMEM_HISTOGRAM_H
 #define XPMEM_HISTOGRAM_H
 
-#include <linux/ktime.h>
+#include <linux/sched/clock.h>
 #include <linux/types.h>
 
 #include "uapi/xpmem_netlink.h"
@@ -30,10 +30,21 @@ void xpmem_hist_read(enum xpmem_hist_id id, struct xpmem_hist_snapshot *out);
 u64 xpmem_hist_bound(unsigned int b);
 const char *xpmem_hist_name(enum xpmem_hist_id id);
 
-/* Records the time since t0 (from ktime_get_ns()). */
-static inline void xpmem_hist_since(enum xpmem_hist_id id, u64 t0)
+/*
+ * Timestamps for latencies: local_clock() reads the TSC where
+ * ktime_get_ns() may read a slow clocksource (HPET in many VMs).  Its CPUs
+ * may disagree slightly, so a fault that moved CPU is clamped at 0.
+ */
+static inline u64 xpmem_hist_now(void)
 {
-	xpmem_hist_record(id, ktime_get_ns() - t0);
+	return local_clock();
+}
+
+static inline u64 xpmem_hist_elapsed(u64 t0)
+{
+	s64 ns = (s64)(local_clock() - t0);
+
+	return ns > 0 ? ns : 0;
 }
 
 #endif /* XPMEM_HISTOGRAM_H */

@@ -32,13 +32,14 @@ static pgoff_t src_pgoff(unsigned long addr)
 void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
 			 unsigned long end)
 {
-	u64 t0 = ktime_get_ns();
+	u64 t0 = xpmem_hist_now(), ns;
 
 	trace_xpmem_invalidate_start(seg->segid, start, end);
 	unmap_mapping_pages(seg->inode->i_mapping, src_pgoff(start),
 			    src_pgoff(end - start), false);
-	xpmem_hist_since(XPMEM_HIST_LOCAL_SHOOTDOWN, t0);
-	trace_xpmem_invalidate_end(seg->segid, start, end, ktime_get_ns() - t0);
+	ns = xpmem_hist_elapsed(t0);
+	xpmem_hist_record(XPMEM_HIST_LOCAL_SHOOTDOWN, ns);
+	trace_xpmem_invalidate_end(seg->segid, start, end, ns);
 }
 
 static bool segment_invalidate(struct mmu_interval_notifier *sub,
