@@ -9,10 +9,25 @@ LAB_RUN=$LAB_DIR/run
 LAB_KERNEL=$LAB_DIR/kernel
 LAB_AGENT=$LAB_BUILD/tools/lab/lab-agent
 LAB_MODULE=$LAB_BUILD/kmod/xpmem.ko
+LAB_FABRICD=$LAB_BUILD/transport/fabricd/fabricd
+LAB_FABRIC=$LAB_RUN/fabric	# fabricd's sockets, pid file, region, log
 
-# VM shape; the multi-partition lab reuses the same knobs.
+# The partition a command acts on: partition 0 is the one-VM lab's VM and
+# keeps its files in the run dir itself; partition P > 0 uses run/pP/.
+LAB_P=0
+LAB_PRUN=$LAB_RUN
+lab_select() { # P
+	LAB_P=$1
+	if [ "$1" = 0 ]; then LAB_PRUN=$LAB_RUN; else LAB_PRUN=$LAB_RUN/p$1; fi
+}
+
+# VM shape.  The multi-partition lab (up -n N) defaults to 1 GiB and one
+# vCPU per partition: N TCG VMs share the host's cores.
 LAB_MEM=${XPMEM_LAB_MEM:-2G}
 LAB_CPUS=${XPMEM_LAB_CPUS:-2}
+LAB_PART_MEM=${XPMEM_LAB_MEM:-1G}
+LAB_PART_CPUS=${XPMEM_LAB_CPUS:-1}
+LAB_VECTORS=${XPMEM_LAB_VECTORS:-2}
 LAB_BOOT_TIMEOUT=${XPMEM_LAB_BOOT_TIMEOUT:-120}
 
 lab_say() { printf 'xpmem-lab: %s\n' "$*" >&2; }
@@ -36,8 +51,8 @@ lab_kernel_version() {
 
 lab_qemu_pid() {
 	local pid
-	[ -f "$LAB_RUN/qemu.pid" ] || return 1
-	pid=$(cat "$LAB_RUN/qemu.pid" 2>/dev/null) || return 1
+	[ -f "$LAB_PRUN/qemu.pid" ] || return 1
+	pid=$(cat "$LAB_PRUN/qemu.pid" 2>/dev/null) || return 1
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
 	# Not a recycled pid (it must still be our QEMU), and not a zombie.
 	grep -qa -- "-name" "/proc/$pid/cmdline" 2>/dev/null || return 1

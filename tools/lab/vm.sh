@@ -9,8 +9,8 @@ lab_agent_client() { # MODE [ARGS...]: the host client, wired to the running VM
 	local mode=$1 pid
 	shift
 	pid=$(lab_qemu_pid) || { lab_say "the lab VM is not up (tools/xpmem-lab up)"; return 255; }
-	"$LAB_AGENT" "$mode" --socket "$LAB_RUN/agent.sock" --pid "$pid" \
-		--lock "$LAB_RUN/agent.lock" "$@"
+	"$LAB_AGENT" "$mode" --socket "$LAB_PRUN/agent.sock" --pid "$pid" \
+		--lock "$LAB_PRUN/agent.lock" "$@"
 }
 
 # Serialise up/down of one run dir between concurrent callers.
@@ -22,9 +22,12 @@ lab_vm_lock() {
 }
 
 # Remove what a dead VM leaves behind; keep the console log for post-mortems.
+# In a multi-partition lab the RAM file stays: peers map it as their window
+# onto this partition, and a restart boots on it again (down removes it).
 lab_clean_run() {
-	rm -f "$LAB_RUN/qemu.pid" "$LAB_RUN/agent.sock" "$LAB_RUN/qmp.sock" \
-		"$LAB_RUN/agent.lock" "$LAB_RUN/ram" "$LAB_RUN/started"
+	rm -f "$LAB_PRUN/qemu.pid" "$LAB_PRUN/agent.sock" "$LAB_PRUN/qmp.sock" \
+		"$LAB_PRUN/agent.lock" "$LAB_PRUN/started"
+	[ -f "$LAB_RUN/partitions" ] || rm -f "$LAB_PRUN/ram"
 }
 
 lab_initramfs() { # prints the path of an up-to-date initramfs for kernel $1
@@ -50,49 +53,84 @@ lab_kept_paths() {
 	printf '%s\n' "$keep"
 }
 
+# The fabric's devices for partition $LAB_P of $1 (ABI.md §3): the doorbell
+# device on fabricd at slot 08, then one ivshmem-plain window per peer Q over
+# Q's RAM file at slot 10+Q (own slot left empty).  Slots are fixed so that
+# the devices are easy to find; which window is whose must still be read
+# from what each owner publishes.
+lab_fabric_args() { # NPARTS
+	local n=$1 q
+	# shellcheck disable=SC2054  # commas belong to QEMU option values
+	LAB_QEMU_ARGS+=(
+		-chardev "socket,id=fabric,path=$LAB_FABRIC/fabricd.sock"
+		-device "ivshmem-doorbell,chardev=fabric,vectors=$LAB_VECTORS,addr=08.0"
+	)
+	for ((q = 0; q < n; q++)); do
+		[ "$q" = "$LAB_P" ] && continue
+		LAB_QEMU_ARGS+=(
+			-object "memory-backend-file,id=peer$q,size=$LAB_MEM,mem-path=$(lab_ram_file "$q"),share=on"
+			-device "ivshmem-plain,memdev=peer$q,addr=$(printf '%02x' $((16 + q))).0"
+		)
+	done
+}
+
+lab_ram_file() { # P
+	if [ "$1" = 0 ]; then echo "$LAB_RUN/ram"; else echo "$LAB_RUN/p$1/ram"; fi
+}
+
 lab_qemu_args() { # VERSION INITRAMFS
 	local ver=$1 initrd=$2 keep
 	keep=$(lab_kept_paths)
 	# shellcheck disable=SC2054  # commas belong to QEMU option values
 	LAB_QEMU_ARGS=(
-		-name xpmem-lab -nodefaults -no-user-config -display none
+		-name "xpmem-lab-p$LAB_P" -nodefaults -no-user-config -display none
 		-machine pc,memory-backend=ram0 -accel tcg -cpu max
 		-smp "$LAB_CPUS" -m "$LAB_MEM"
-		-object "memory-backend-file,id=ram0,size=$LAB_MEM,mem-path=$LAB_RUN/ram,share=on"
+		-object "memory-backend-file,id=ram0,size=$LAB_MEM,mem-path=$LAB_PRUN/ram,share=on"
 		-kernel "$LAB_KERNEL/boot/vmlinuz-$ver" -initrd "$initrd"
 		-append "console=ttyS0 loglevel=5 panic_on_warn=1 panic=-1 oops=panic xpmemlab.agent=$LAB_AGENT xpmemlab.root=hostroot${keep:+ xpmemlab.keep=$keep}"
 		-no-reboot
-		-serial "file:$LAB_RUN/console.log"
+		-serial "file:$LAB_PRUN/console.log"
 		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 		-device virtio-serial-pci,id=vser0
-		-chardev "socket,id=agent,path=$LAB_RUN/agent.sock,server=on,wait=off"
+		-chardev "socket,id=agent,path=$LAB_PRUN/agent.sock,server=on,wait=off"
 		-device virtserialport,bus=vser0.0,chardev=agent,name=org.xpmem.lab.agent
-		-qmp "unix:$LAB_RUN/qmp.sock,server=on,wait=off"
-		-pidfile "$LAB_RUN/qemu.pid"
+		-qmp "unix:$LAB_PRUN/qmp.sock,server=on,wait=off"
+		-pidfile "$LAB_PRUN/qemu.pid"
 	)
 }
 
 lab_up() {
-	local no_module=0 pid ver initrd t0 t1 guest
+	local no_module=0 pid
 	[ "${1:-}" = --no-module ] && no_module=1
 	lab_vm_lock
+	[ -f "$LAB_RUN/partitions" ] && lab_die "a multi-partition lab is up (tools/xpmem-lab status; down first)"
 	if pid=$(lab_qemu_pid); then
 		lab_say "already up (pid $pid)"
 		return 0
 	fi
+	lab_vm_start 0 || return 1
+	lab_vm_ready $no_module
+}
+
+# Starts QEMU for partition $LAB_P (of NPARTS; 0 = no fabric) and returns
+# once its pid file names a live QEMU.  Leaves the boot to lab_vm_ready.
+lab_vm_start() { # NPARTS
+	local nparts=$1 pid ver initrd
 	[ -x "$LAB_AGENT" ] || lab_die "$LAB_AGENT is missing (run tools/xpmem-lab setup)"
 	ver=$(lab_kernel_version) || lab_die "cannot tell the kernel version"
 	[ -f "$LAB_KERNEL/boot/vmlinuz-$ver" ] || lab_die "no guest kernel (run tools/xpmem-lab setup)"
 	initrd=$(lab_initramfs "$ver")
 	lab_clean_run
-	mkdir -p "$LAB_RUN"
-	[ -f "$LAB_RUN/console.log" ] && mv -f "$LAB_RUN/console.log" "$LAB_RUN/console.prev.log"
+	mkdir -p "$LAB_PRUN"
+	[ -f "$LAB_PRUN/console.log" ] && mv -f "$LAB_PRUN/console.log" "$LAB_PRUN/console.prev.log"
 	lab_qemu_args "$ver" "$initrd"
+	[ "$nparts" -gt 0 ] && lab_fabric_args "$nparts"
 
-	t0=$(date +%s%3N)
+	LAB_T0=$(date +%s%3N)
 	# QEMU must not inherit the lock: it would hold it for its whole life.
-	setsid qemu-system-x86_64 "${LAB_QEMU_ARGS[@]}" </dev/null >"$LAB_RUN/qemu.log" 2>&1 {LAB_LOCK_FD}>&- &
+	setsid qemu-system-x86_64 "${LAB_QEMU_ARGS[@]}" </dev/null >"$LAB_PRUN/qemu.log" 2>&1 {LAB_LOCK_FD}>&- &
 	local starter=$!
 	disown "$starter" # not our job to report: the pid file and the agent tell how it goes
 	for _ in $(seq 100); do
@@ -101,23 +139,30 @@ lab_up() {
 		sleep 0.1
 	done
 	if ! pid=$(lab_qemu_pid); then
-		cat "$LAB_RUN/qemu.log" >&2
+		cat "$LAB_PRUN/qemu.log" >&2
 		lab_clean_run
-		lab_die "QEMU did not start"
+		lab_say "partition $LAB_P: QEMU did not start within 10 s"
+		return 1
 	fi
-	date +%s >"$LAB_RUN/started"
+	date +%s >"$LAB_PRUN/started"
+}
 
-	if ! guest=$("$LAB_AGENT" ping --socket "$LAB_RUN/agent.sock" --pid "$pid" \
-		--lock "$LAB_RUN/agent.lock" --timeout "$LAB_BOOT_TIMEOUT"); then
-		lab_say "the guest agent did not answer; last console lines:"
-		tail -n 30 "$LAB_RUN/console.log" >&2
+# Waits for partition $LAB_P's agent, then loads the module (unless told not to).
+lab_vm_ready() { # NO_MODULE
+	local no_module=$1 pid guest t1
+	pid=$(lab_qemu_pid) || { lab_say "partition $LAB_P: QEMU is gone"; return 1; }
+	if ! guest=$("$LAB_AGENT" ping --socket "$LAB_PRUN/agent.sock" --pid "$pid" \
+		--lock "$LAB_PRUN/agent.lock" --timeout "$LAB_BOOT_TIMEOUT"); then
+		lab_say "partition $LAB_P: the guest agent did not answer within $LAB_BOOT_TIMEOUT s; last console lines:"
+		tail -n 30 "$LAB_PRUN/console.log" >&2
 		lab_stop_qemu "$pid"
-		lab_die "boot failed (console log: ${LAB_RUN#"$LAB_REPO"/}/console.log)"
+		lab_say "partition $LAB_P: boot failed (console log: ${LAB_PRUN#"$LAB_REPO"/}/console.log)"
+		return 1
 	fi
 	t1=$(date +%s%3N)
-	lab_say "up in $(((t1 - t0) / 1000)).$(((t1 - t0) % 1000 / 100)) s (pid $pid; $guest)"
+	lab_say "$(lab_tag)up in $(((t1 - LAB_T0) / 1000)).$(((t1 - LAB_T0) % 1000 / 100)) s (pid $pid; $guest)"
 
-	if [ $no_module = 1 ]; then
+	if [ "$no_module" = 1 ]; then
 		lab_say "--no-module: xpmem.ko not loaded"
 	elif [ ! -f "$LAB_MODULE" ]; then
 		lab_say "note: ${LAB_MODULE#"$LAB_REPO"/} does not exist; booted without the module"
@@ -126,21 +171,27 @@ lab_up() {
 	fi
 }
 
+# "partition P: " in a multi-partition lab, nothing in the one-VM lab.
+lab_tag() {
+	[ -f "$LAB_RUN/partitions" ] && printf 'partition %s: ' "$LAB_P"
+	return 0
+}
+
 lab_load_module() {
 	lab_agent_client exec --timeout 60 -- busybox insmod "$LAB_MODULE" ||
-		{ lab_say "insmod ${LAB_MODULE#"$LAB_REPO"/} failed (VM left up: see tools/xpmem-lab exec -- dmesg)"; return 1; }
+		{ lab_say "$(lab_tag)insmod ${LAB_MODULE#"$LAB_REPO"/} failed (VM left up: see tools/xpmem-lab exec $LAB_P -- dmesg)"; return 1; }
 	# devtmpfs creates the node as the device registers; allow it a moment.
 	# shellcheck disable=SC2016  # expanded by the guest's shell
 	lab_agent_client exec --timeout 30 -- sh -c \
 		'for i in $(seq 50); do [ -c /dev/xpmem ] && exit 0; sleep 0.1; done; exit 1' ||
-		{ lab_say "xpmem.ko loaded but /dev/xpmem did not appear"; return 1; }
-	lab_say "xpmem.ko loaded, /dev/xpmem present"
+		{ lab_say "$(lab_tag)xpmem.ko loaded but /dev/xpmem did not appear"; return 1; }
+	lab_say "$(lab_tag)xpmem.ko loaded, /dev/xpmem present"
 }
 
 # Ask politely, then insist: poweroff via the agent, SIGTERM, SIGKILL.
 lab_stop_qemu() {
 	local pid=$1
-	"$LAB_AGENT" poweroff --socket "$LAB_RUN/agent.sock" --pid "$pid" --timeout 10 >/dev/null 2>&1 || true
+	"$LAB_AGENT" poweroff --socket "$LAB_PRUN/agent.sock" --pid "$pid" --timeout 10 >/dev/null 2>&1 || true
 	for sig in NONE TERM KILL; do
 		[ $sig != NONE ] && { kill -s $sig "$pid" 2>/dev/null || true; }
 		for _ in $(seq 100); do
@@ -155,6 +206,10 @@ lab_stop_qemu() {
 lab_down() {
 	local pid
 	lab_vm_lock
+	if [ -f "$LAB_RUN/partitions" ]; then
+		lab_parts_down
+		return
+	fi
 	if ! pid=$(lab_qemu_pid); then
 		lab_clean_run
 		lab_say "not running"
@@ -166,17 +221,24 @@ lab_down() {
 
 lab_status() {
 	local pid started guest
+	if [ -f "$LAB_RUN/partitions" ] || [ "${1:-}" = --json ]; then
+		lab_parts_status "$@"
+		return
+	fi
 	if ! pid=$(lab_qemu_pid); then
 		echo "down"
 		return 1
 	fi
-	started=$(cat "$LAB_RUN/started" 2>/dev/null || echo 0)
+	started=$(cat "$LAB_PRUN/started" 2>/dev/null || echo 0)
 	guest=$(lab_agent_client ping --timeout 5 2>/dev/null) || guest="agent not answering"
 	echo "up: pid $pid, uptime $(($(date +%s) - started)) s, $guest"
 }
 
-lab_exec() {
+lab_exec() { # [P] [OPTIONS] -- CMD...
 	local args=() timeout=600
+	case ${1:-} in
+	[0-9] | [0-9][0-9]) lab_select "$1"; shift ;;
+	esac
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--timeout) timeout=$2; shift 2 ;;
