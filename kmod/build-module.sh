@@ -8,5 +8,8 @@ work="$out/xpmem-src"
 mkdir -p "$work/uapi"
 cp "$src"/Kbuild "$src"/*.c "$src"/*.h "$work/"
 cp "$src"/uapi/*.h "$work/uapi/"
+# The transport core is compiled into the module unchanged.
+mkdir -p "$work/transport"
+cp "$src"/../transport/*.c "$src"/../transport/*.h "$work/transport/"
 make -s -C "$kdir" M="$work" W=1 KCFLAGS=-Werror modules
 cp "$work/xpmem.ko" "$out/xpmem.ko"

@@ -7,6 +7,7 @@
 
 #include "census.h"
 #include "fabric.h"
+#include "partition.h"
 #include "netlink.h"
 #include "xpmem_internal.h"
 
@@ -32,11 +33,16 @@ static int __init xpmem_init(void)
 	err = xpmem_fabric_init();
 	if (err)
 		goto err_netlink;
+	err = xpmem_partition_init();
+	if (err)
+		goto err_fabric;
 	pr_info("xpmem: version %x.%x, partition %d\n",
 		XPMEM_ABI_VERSION >> 16, XPMEM_ABI_VERSION & 0xffff,
 		XPMEM_PARTITION_ID);
 	return 0;
 
+err_fabric:
+	xpmem_fabric_exit();
 err_netlink:
 	xpmem_netlink_exit();
 err_device:
@@ -50,6 +56,7 @@ err_ids:
 
 static void __exit xpmem_exit(void)
 {
+	xpmem_partition_exit();
 	xpmem_fabric_exit();
 	xpmem_netlink_exit();
 	xpmem_device_exit();
