@@ -142,6 +142,22 @@ lab_part_state() {
 	case $st in T* | t*) echo stopped ;; *) echo running ;; esac
 }
 
+# xpmemctl's {"partitions": [...]} as status --json's array (states in
+# capitals, fenced and down as DEAD; the last fence reason, "" for none);
+# fails on anything else or on an empty list (a module that sees no fabric).
+lab_kernel_view() {
+	python3 -c '
+import json, sys
+rows = json.load(sys.stdin)["partitions"]
+assert rows
+dead = {"fenced": "DEAD", "down": "DEAD"}
+out = [{"id": r["id"], "state": dead.get(r["state"], str(r["state"]).upper()), "epoch": r["epoch"],
+        "hb_age_ms": r["hb_age_ms"],
+        "reason": "" if r.get("last_fence_reason") in (None, "none") else r["last_fence_reason"]}
+       for r in rows]
+print(json.dumps(out))' 2>/dev/null
+}
+
 lab_parts_status() { # [--json]
 	local n p json=0 stats pid state conn out ctl=$LAB_BUILD/tools/xpmemctl/xpmemctl
 	[ "${1:-}" = --json ] && json=1
@@ -155,8 +171,8 @@ lab_parts_status() { # [--json]
 		# The kernel's view from partition 0, when it can give one.
 		lab_select 0
 		if [ -x "$ctl" ] && [ "$(lab_part_state)" = running ] &&
-			out=$(lab_agent_client exec --timeout 20 -- "$ctl" partitions --json 2>/dev/null) &&
-			[ "${out:0:1}" = "[" ]; then
+			out=$(lab_agent_client exec --timeout 20 -- "$ctl" --json partitions 2>/dev/null) &&
+			out=$(lab_kernel_view <<<"$out"); then
 			printf '%s\n' "$out"
 			return 0
 		fi
