@@ -13,8 +13,8 @@
 # written through A's window onto B shows up in a page B's process holds
 # and in B's RAM file at the page's physical address); doorbells go through
 # fabricd, which counts and drops them on request; a killed partition
-# restarts under its old id and its peers reach it again; down leaves
-# nothing behind.
+# restarts under its old id and its peers reach it again; a partition fabricd
+# cuts off keeps running but is rung no more; down leaves nothing behind.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -186,6 +186,26 @@ stopped_ok() {
 	return $r
 }
 check "stop 1 / cont 1: stopped, then answers again" stopped_ok
+
+# cut: fabricd drops the connection; QEMU lives on, cut off from doorbells.
+cut_ok() {
+	local st x0 x1 d0 i
+	"$lab" fabric cut 1 || return 1
+	st=$("$lab" status)
+	echo "$st"
+	grep -qx "partition 1: running, pid [0-9]*, fabric: not connected" <<<"$st" || return 1
+	x0=$(counter 1 dropped); d0=$(counter 1 delivered)
+	ring 0 1 2 || return 1
+	for ((i = 0; i < 50; i++)); do
+		x1=$(counter 1 dropped)
+		[ $((x1 - x0)) -ge 2 ] && break
+		sleep 0.1
+	done
+	echo "after cut: delivered $d0 -> $(counter 1 delivered), dropped $x0 -> $x1"
+	[ $((x1 - x0)) = 2 ] && [ "$(counter 1 delivered)" = "$d0" ] &&
+		"$lab" exec 1 --timeout 60 -- true
+}
+check "fabric cut 1: QEMU keeps running, doorbells to 1 dropped" cut_ok
 
 # Per-partition kernel logs: no BUG/WARNING/Oops (dmesg-check reads partition 0).
 for ((p = 0; p < n; p++)); do
