@@ -12,6 +12,7 @@
 #include <linux/rcupdate.h>
 #include <linux/xarray.h>
 
+#include "fabric.h"
 #include "xpmem_internal.h"
 
 static DEFINE_XARRAY(segments);
@@ -27,7 +28,7 @@ static s64 draw_id(void)
 	do {
 		id = get_random_u64() & ID_RANDOM_MASK;
 	} while (!id);
-	return (s64)(id | ((u64)XPMEM_PARTITION_ID << XPMEM_SEGID_PART_SHIFT));
+	return (s64)(id | ((u64)xpmem_fabric_self_id() << XPMEM_SEGID_PART_SHIFT));
 }
 
 static int publish(struct xarray *xa, void *obj, s64 *id)

@@ -36,9 +36,10 @@ static int __init xpmem_init(void)
 	err = xpmem_partition_init();
 	if (err)
 		goto err_fabric;
-	pr_info("xpmem: version %x.%x, partition %d\n",
+	pr_info("xpmem: version %x.%x, partition %d%s\n",
 		XPMEM_ABI_VERSION >> 16, XPMEM_ABI_VERSION & 0xffff,
-		XPMEM_PARTITION_ID);
+		xpmem_fabric_self_id(),
+		xpmem_fabric_present() ? "" : " (no fabric)");
 	return 0;
 
 err_fabric:

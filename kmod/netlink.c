@@ -23,8 +23,11 @@
 #include <net/sock.h>
 
 #include "census.h"
+#include "fabric.h"
 #include "histogram.h"
 #include "netlink.h"
+#include "partition.h"
+#include "region.h"
 #include "xpmem_internal.h"
 
 static struct genl_family xpmem_genl_family;
@@ -153,7 +156,7 @@ static int fill_segment(struct sk_buff *skb, struct netlink_callback *cb,
 		return -EMSGSIZE;
 	return msg_done(skb, hdr,
 		nla_put_s64(skb, XPMEM_SEG_A_SEGID, seg->segid, XPMEM_ATTR_PAD) ||
-		nla_put_u32(skb, XPMEM_SEG_A_PARTITION, XPMEM_PARTITION_ID) ||
+		nla_put_u32(skb, XPMEM_SEG_A_PARTITION, xpmem_fabric_self_id()) ||
 		nla_put_u32(skb, XPMEM_SEG_A_OWNER_PID, pid_vnr(seg->owner_pid)) ||
 		nla_put_u32(skb, XPMEM_SEG_A_OWNER_UID, uid_out(seg->uid)) ||
 		put_u64(skb, XPMEM_SEG_A_START, seg->start) ||
@@ -210,7 +213,7 @@ static int dump_permits(struct sk_buff *skb, struct netlink_callback *cb)
 				nla_put_s64(skb, XPMEM_PERMIT_A_SEGID, seg->segid,
 					    XPMEM_ATTR_PAD) ||
 				nla_put_u32(skb, XPMEM_PERMIT_A_PARTITION,
-					    XPMEM_PARTITION_ID) ||
+					    xpmem_fabric_self_id()) ||
 				nla_put_u8(skb, XPMEM_PERMIT_A_RDONLY,
 					   permit->rdonly)))
 				break;
@@ -263,33 +266,73 @@ static int dump_attachments(struct sk_buff *skb, struct netlink_callback *cb)
 
 /* ---- partitions ------------------------------------------------------- */
 
+/* The transport's fence reasons, as the uapi names them. */
+static u32 fence_reason(u32 xp_reason)
+{
+	static const u32 map[] = {
+		[XP_R_NONE] = XPMEM_FENCE_NONE,
+		[XP_R_HEARTBEAT] = XPMEM_FENCE_HEARTBEAT,
+		[XP_R_TIMEOUT] = XPMEM_FENCE_TIMEOUT,
+		[XP_R_PROTOCOL] = XPMEM_FENCE_PROTOCOL,
+		[XP_R_SELF_STALE] = XPMEM_FENCE_SELF_STALE,
+		[XP_R_SELF_STALLED] = XPMEM_FENCE_SELF_STALLED,
+		[XP_R_REJOINED] = XPMEM_FENCE_REJOINED,
+		[XP_R_OPERATOR] = XPMEM_FENCE_ADMIN,
+		[XP_R_DISCONNECT] = XPMEM_FENCE_DISCONNECT,
+	};
+
+	return xp_reason < ARRAY_SIZE(map) ? map[xp_reason] : XPMEM_FENCE_NONE;
+}
+
+static int fill_partition(struct sk_buff *skb, struct netlink_callback *cb,
+			  const struct xpmem_partition_info *p, bool self)
+{
+	void *hdr = dump_msg(skb, cb, XPMEM_CMD_GET_PARTITIONS);
+
+	if (!hdr)
+		return -EMSGSIZE;
+	/* enum xp_state and enum xpmem_part_state share their values. */
+	return msg_done(skb, hdr,
+		nla_put_u32(skb, XPMEM_PART_A_ID, p->id) ||
+		nla_put_u8(skb, XPMEM_PART_A_SELF, self) ||
+		nla_put_u32(skb, XPMEM_PART_A_STATE, p->state) ||
+		put_u64(skb, XPMEM_PART_A_EPOCH, p->epoch) ||
+		put_u64(skb, XPMEM_PART_A_HB_AGE_MS, p->hb_age_ns / NSEC_PER_MSEC) ||
+		nla_put_u32(skb, XPMEM_PART_A_INFLIGHT, 0) ||
+		put_u64(skb, XPMEM_PART_A_QUARANTINED_PAGES, 0) ||
+		nla_put_u32(skb, XPMEM_PART_A_LAST_FENCE_REASON,
+			    fence_reason(p->reason)) ||
+		put_u64(skb, XPMEM_PART_A_LAST_FENCE_TIME_NS, 0)) ? -EMSGSIZE : 0;
+}
+
 /*
- * Until the partition fabric exists the only partition is this one, always
- * up, in its first epoch, never fenced.
+ * Without a fabric the only partition is this one: up, epoch 0, never
+ * fenced.  With one: every slot of the control region that some partition
+ * ever joined, as the membership layer sees it now.
  */
 static int dump_partitions(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct dump_state *st = dump_state(cb);
-	void *hdr;
+	struct xpmem_partition_info p = { .id = XPMEM_PARTITION_ID,
+					  .state = XPMEM_PART_UP };
+	u32 n = xpmem_partition_count();
+	int self = xpmem_partition_self();
 
-	if (st->idx)
-		return 0;
-	hdr = dump_msg(skb, cb, XPMEM_CMD_GET_PARTITIONS);
-	if (!hdr)
-		return -EMSGSIZE;
-	if (msg_done(skb, hdr,
-		nla_put_u32(skb, XPMEM_PART_A_ID, XPMEM_PARTITION_ID) ||
-		nla_put_u8(skb, XPMEM_PART_A_SELF, 1) ||
-		nla_put_u32(skb, XPMEM_PART_A_STATE, XPMEM_PART_UP) ||
-		put_u64(skb, XPMEM_PART_A_EPOCH, 0) ||
-		put_u64(skb, XPMEM_PART_A_HB_AGE_MS, 0) ||
-		nla_put_u32(skb, XPMEM_PART_A_INFLIGHT, 0) ||
-		put_u64(skb, XPMEM_PART_A_QUARANTINED_PAGES, 0) ||
-		nla_put_u32(skb, XPMEM_PART_A_LAST_FENCE_REASON,
-			    XPMEM_FENCE_NONE) ||
-		put_u64(skb, XPMEM_PART_A_LAST_FENCE_TIME_NS, 0)))
-		return -EMSGSIZE;
-	st->idx = 1;
+	if (!n) {
+		if (st->idx)
+			return 0;
+		if (fill_partition(skb, cb, &p, true))
+			return -EMSGSIZE;
+		st->idx = 1;
+		return skb->len;
+	}
+	for (; st->idx < n; st->idx++) {
+		if (xpmem_partition_info(st->idx, &p) ||
+		    (!p.epoch && (int)st->idx != self))
+			continue;
+		if (fill_partition(skb, cb, &p, (int)st->idx == self))
+			break;
+	}
 	return skb->len;
 }
 
@@ -304,12 +347,13 @@ static int quarantine_release(struct sk_buff *skb, struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, XPMEM_A_PARTITION))
 		return -EINVAL;
 	id = nla_get_u32(info->attrs[XPMEM_A_PARTITION]);
-	if (id != XPMEM_PARTITION_ID) {
+	if (xpmem_partition_count() ? id >= xpmem_partition_count() :
+				      id != XPMEM_PARTITION_ID) {
 		GENL_SET_ERR_MSG(info, "unknown partition");
 		return -ENOENT;
 	}
 
-	/* This partition quarantines nothing on its own behalf. */
+	/* Nothing is quarantined until remote attachments exist. */
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;

@@ -213,6 +213,10 @@ enum xpmem_fence_reason {
 	XPMEM_FENCE_TIMEOUT,		/* a request outlived its deadline */
 	XPMEM_FENCE_PROTOCOL,		/* malformed or out-of-epoch traffic */
 	XPMEM_FENCE_ADMIN,		/* asked for by an administrator */
+	XPMEM_FENCE_SELF_STALE,		/* fenced itself: its epoch was stale */
+	XPMEM_FENCE_SELF_STALLED,	/* fenced itself: it had not run */
+	XPMEM_FENCE_REJOINED,		/* came back under a new epoch */
+	XPMEM_FENCE_DISCONNECT,		/* the fabric reported it gone */
 };
 
 /* XPMEM_CMD_GET_PARTITIONS replies, QUARANTINE_RELEASE and events. */

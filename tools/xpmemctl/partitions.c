@@ -29,6 +29,10 @@ const char *fence_reason_name(uint32_t reason)
 		[XPMEM_FENCE_TIMEOUT] = "timeout",
 		[XPMEM_FENCE_PROTOCOL] = "protocol",
 		[XPMEM_FENCE_ADMIN] = "admin",
+		[XPMEM_FENCE_SELF_STALE] = "self-stale",
+		[XPMEM_FENCE_SELF_STALLED] = "self-stalled",
+		[XPMEM_FENCE_REJOINED] = "rejoined",
+		[XPMEM_FENCE_DISCONNECT] = "disconnect",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
