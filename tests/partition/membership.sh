@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# tests/partition/membership.sh - the module's partition layer in the lab:
+# three partitions with xpmem.ko loaded join over fabricd's control region,
+# find each other's windows, answer PINGs, and follow every failure the lab
+# can cause: a killed partition is fenced within dead_ms plus a heartbeat
+# and rejoins under a new epoch when restarted; a stopped one is fenced and,
+# continued, fences itself and rejoins; doorbells fabricd drops are made up
+# for by the periodic rescan.  Partition 0's view is read from
+# /sys/kernel/xpmem/partitions ("id state epoch hb_age_ms reason window").
+# One verdict line per check, as run-suite.sh; exits non-zero on a failure.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../tools/lab/common.sh
+. "$repo/tools/lab/common.sh"
+lab=$repo/tools/xpmem-lab
+n=3
+logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}
+dead_ms=1000 hb_ms=100
+failed=0
+mkdir -p "$logs"
+
+pass() { echo "PASS partition: $*"; }
+fail() { echo "FAIL partition: $*"; failed=1; }
+check() { # NAME CMD...
+	local name=$1
+	shift
+	if "$@" >>"$logs/membership.log" 2>&1; then pass "$name"; else fail "$name"; fi
+}
+trap '"$lab" down >"$logs/membership-down.log" 2>&1; exit $failed' EXIT
+
+view() { # P: partition P's table
+	"$lab" exec "$1" --timeout 30 -- cat /sys/kernel/xpmem/partitions
+}
+field() { # VIEW ID COLUMN (1-based)
+	awk -v id="$2" -v c="$3" '$1 == id { print $c }' <<<"$1"
+}
+now_ms() { date +%s%3N; }
+# Polls partition P's view until ID shows STATE; prints the ms it took.
+wait_state() { # P ID STATE LIMIT_MS
+	local t0 v
+	t0=$(now_ms)
+	while [ $(($(now_ms) - t0)) -lt "$4" ]; do
+		v=$(view "$1" 2>/dev/null)
+		if [ "$(field "$v" "$2" 2)" = "$3" ]; then
+			echo $(($(now_ms) - t0))
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "partition $1 never saw $2 $3; last view:" >&2
+	echo "$v" >&2
+	return 1
+}
+ping_ok() { # FROM TO
+	"$lab" exec "$1" --timeout 30 -- sh -c "echo $2 > /sys/kernel/xpmem/ping && cat /sys/kernel/xpmem/ping"
+}
+
+"$lab" down >/dev/null 2>&1
+if ! XPMEM_LAB_VECTORS=$n "$lab" up -n "$n" >"$logs/membership-up.log" 2>&1; then
+	fail "up -n $n with the module (log: ${logs#"$repo"/}/membership-up.log)"
+	exit 1
+fi
+
+all_up() {
+	local p q v
+	for ((p = 0; p < n; p++)); do
+		wait_state "$p" "$p" UP 20000 >/dev/null || return 1
+		v=$(view "$p")
+		echo "partition $p:"; echo "$v"
+		for ((q = 0; q < n; q++)); do
+			wait_state "$p" "$q" UP 20000 >/dev/null || return 1
+			[ "$(field "$(view "$p")" "$q" 3)" -ge 1 ] || return 1
+		done
+	done
+}
+check "every partition sees all $n UP" all_up
+
+windows_found() {
+	local p q v w
+	for ((p = 0; p < n; p++)); do
+		v=$(view "$p")
+		for ((q = 0; q < n; q++)); do
+			[ "$q" = "$p" ] && continue
+			w=$(field "$v" "$q" 6)
+			[ -n "$w" ] && [ "$w" -ge 0 ] || { echo "partition $p: no window for $q"; return 1; }
+		done
+	done
+}
+check "every partition identified each peer's window by its tag" windows_found
+
+check "PING 0 -> 1 and 0 -> 2, 2 -> 1" sh -c "$(declare -f ping_ok); lab=$lab; ping_ok 0 1 && ping_ok 0 2 && ping_ok 2 1"
+
+lost_doorbells() {
+	local r=0
+	"$lab" fabric drop-to 1 on || return 1
+	ping_ok 0 1 || r=1
+	"$lab" fabric drop-to 1 off
+	echo "dropped to 1: $("$lab" fabric stats | grep '^id 1 ')"
+	return $r
+}
+check "doorbells to 1 dropped: PING still answered (rescan)" lost_doorbells
+
+killed() {
+	local e0 t
+	e0=$(field "$(view 0)" 2 3)
+	"$lab" kill 2 || return 1
+	t=$(wait_state 0 2 DEAD $((3 * dead_ms))) || return 1
+	echo "fenced $t ms after the kill (dead_ms $dead_ms, hb_ms $hb_ms)"
+	[ "$t" -le $((dead_ms + 2 * hb_ms + 1000)) ] || return 1
+	[ "$(field "$(view 0)" 2 5)" = heartbeat ] || return 1
+	echo "$e0" >"$logs/epoch2"
+}
+check "kill 2: partition 0 shows it DEAD (heartbeat) within dead_ms" killed
+
+restarted() {
+	local e0 e1
+	e0=$(cat "$logs/epoch2")
+	"$lab" restart 2 >/dev/null || return 1
+	wait_state 0 2 UP 30000 >/dev/null || return 1
+	e1=$(field "$(view 0)" 2 3)
+	echo "epoch $e0 -> $e1"
+	[ "$e1" -gt "$e0" ] && ping_ok 0 2
+}
+check "restart 2: UP again under a new epoch, answers PING" restarted
+
+stopped() {
+	local e0 e1
+	e0=$(field "$(view 0)" 1 3)
+	"$lab" stop 1 || return 1
+	wait_state 0 1 DEAD $((3 * dead_ms)) >/dev/null || { "$lab" cont 1; return 1; }
+	"$lab" cont 1 || return 1
+	wait_state 0 1 UP 30000 >/dev/null || return 1
+	e1=$(field "$(view 0)" 1 3)
+	echo "epoch $e0 -> $e1"
+	[ "$e1" -gt "$e0" ] || return 1
+	"$lab" exec 1 --timeout 30 -- sh -c 'dmesg | grep -q "fenced ourselves"'
+}
+check "stop 1: DEAD; cont 1: fences itself and rejoins under a new epoch" stopped
+
+for ((p = 0; p < n; p++)); do
+	check "partition $p: kernel log clean" "$lab" exec "$p" --timeout 60 -- sh -c \
+		'! dmesg | grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic"'
+done
+for ((p = 0; p < n; p++)); do
+	check "partition $p: rmmod xpmem (threads stop, nothing leaked)" "$lab" exec "$p" --timeout 60 -- busybox rmmod xpmem
+done
