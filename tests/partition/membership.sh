@@ -138,6 +138,18 @@ stopped() {
 }
 check "stop 1: DEAD; cont 1: fences itself and rejoins under a new epoch" stopped
 
+rogue() {
+	local v r=0
+	"$lab" exec 2 --timeout 60 -- "$LAB_BUILD/tests/partition/xpmem-partition-rogue" 4 || return 1
+	wait_state 0 2 DEAD $((3 * dead_ms)) >/dev/null || r=1
+	v=$(view 0); echo "$v"
+	echo "partition 2 fenced for: $(field "$v" 2 5)"
+	[ "$(field "$v" 2 5)" = protocol ] || r=1
+	[ "$(field "$v" 1 2)" = UP ] && ping_ok 0 1 && ping_ok 1 0 || r=1
+	return $r
+}
+check "rogue 2 scribbling its rings: fenced for protocol, 0 and 1 keep working" rogue
+
 for ((p = 0; p < n; p++)); do
 	check "partition $p: kernel log clean" "$lab" exec "$p" --timeout 60 -- sh -c \
 		'! dmesg | grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic"'
