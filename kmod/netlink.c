@@ -267,7 +267,7 @@ static int dump_attachments(struct sk_buff *skb, struct netlink_callback *cb)
 /* ---- partitions ------------------------------------------------------- */
 
 /* The transport's fence reasons, as the uapi names them. */
-static u32 fence_reason(u32 xp_reason)
+u32 xpmem_netlink_fence_reason(u32 xp_reason)
 {
 	static const u32 map[] = {
 		[XP_R_NONE] = XPMEM_FENCE_NONE,
@@ -301,8 +301,9 @@ static int fill_partition(struct sk_buff *skb, struct netlink_callback *cb,
 		nla_put_u32(skb, XPMEM_PART_A_INFLIGHT, 0) ||
 		put_u64(skb, XPMEM_PART_A_QUARANTINED_PAGES, 0) ||
 		nla_put_u32(skb, XPMEM_PART_A_LAST_FENCE_REASON,
-			    fence_reason(p->reason)) ||
-		put_u64(skb, XPMEM_PART_A_LAST_FENCE_TIME_NS, 0)) ? -EMSGSIZE : 0;
+			    xpmem_netlink_fence_reason(p->reason)) ||
+		put_u64(skb, XPMEM_PART_A_LAST_FENCE_TIME_NS,
+			p->fence_time_ns)) ? -EMSGSIZE : 0;
 }
 
 /*

@@ -13,6 +13,7 @@ void xpmem_netlink_exit(void);
 
 /* Announces to the "events" group; for the partition fabric to call. */
 void xpmem_netlink_event_partition(u32 id, u32 state, u64 epoch);
+u32 xpmem_netlink_fence_reason(u32 xp_reason);
 void xpmem_netlink_event_fence(u32 id, u64 epoch, u32 reason, u64 time_ns,
 			       u64 quarantined_pages);
 

@@ -39,7 +39,9 @@
 #include <linux/wait.h>
 
 #include "fabric.h"
+#include "netlink.h"
 #include "partition.h"
+#include "xpmem_trace.h"
 #include "chan.h"
 #include "member.h"
 #include "region.h"
@@ -79,6 +81,7 @@ static struct {
 	struct page *tag_page;
 	u8 tag[XP_TAG_SIZE];
 	int window_of[XPMEM_FABRIC_MAX_PARTITIONS];	/* peer -> window */
+	u64 fence_time_ns[XPMEM_FABRIC_MAX_PARTITIONS];	/* boottime */
 } part;
 
 static u64 ms_to_ns(unsigned int ms)
@@ -90,6 +93,7 @@ static u64 ms_to_ns(unsigned int ms)
 
 static int part_ring(void *ctx, u32 peer, u32 vector)
 {
+	trace_xpmem_doorbell_sent(peer, 0);
 	/* The receiver learns who rang from the vector. */
 	return xpmem_fabric_ring(peer, part.self);
 }
@@ -109,6 +113,7 @@ static void part_doorbell(unsigned int vector, void *data)
 {
 	u32 p;
 
+	trace_xpmem_doorbell_received(vector, 0);
 	wake_up(&part.completion_wq);
 	if (!READ_ONCE(part.joined))
 		return;
@@ -137,6 +142,10 @@ static void member_fence(void *ctx, u32 peer, u32 epoch, u32 reason)
 	/* No remote mappings or pins exist yet: nothing else to retire. */
 	pr_info("xpmem: partition %u (epoch %u) fenced: %s\n", peer, epoch,
 		xp_reason_name(reason));
+	part.fence_time_ns[peer] = ktime_get_boottime_ns();
+	trace_xpmem_fence(peer, epoch, reason);
+	xpmem_netlink_event_fence(peer, epoch, xpmem_netlink_fence_reason(reason),
+				  part.fence_time_ns[peer], 0);
 	wake_up(&part.completion_wq);
 }
 
@@ -156,6 +165,9 @@ static void member_changed(void *ctx, u32 peer, u32 old, u32 new)
 {
 	pr_info("xpmem: partition %u: %s -> %s\n", peer, xp_state_name(old),
 		xp_state_name(new));
+	/* enum xp_state and the uapi's enum xpmem_part_state share values. */
+	xpmem_netlink_event_partition(peer, new,
+				      xp_member_peer_epoch(part.member, peer));
 }
 
 static const struct xp_member_ops part_member_ops = {
@@ -359,12 +371,14 @@ int xpmem_partition_info(u32 id, struct xpmem_partition_info *out)
 		out->epoch = part.member->epoch;
 		out->reason = 0;
 		out->hb_age_ns = now - min(now, part.member->last_hb_ns);
+		out->fence_time_ns = 0;
 		out->window = -1;
 	} else {
 		out->state = part.member->peers[id].state;
 		out->epoch = part.member->peers[id].epoch;
 		out->reason = part.member->peers[id].reason;
 		out->hb_age_ns = xp_member_hb_age_ns(part.member, id, now);
+		out->fence_time_ns = part.fence_time_ns[id];
 		out->window = part.window_of[id];
 	}
 	mutex_unlock(&part.lock);
@@ -408,6 +422,8 @@ int xpmem_partition_ping(u32 peer, u64 *rtt_ns)
 			   t0 + ms_to_ns(READ_ONCE(fault_ms)), wait_idle, NULL);
 	if (!err)
 		*rtt_ns = ktime_get_ns() - t0;
+	else if (err == -ETIMEDOUT)
+		trace_xpmem_timeout(peer, XP_MSG_PING, ktime_get_ns() - t0);
 	return err;
 }
 

@@ -15,6 +15,7 @@ struct xpmem_partition_info {
 	u32 epoch;
 	u32 reason;		/* last fence reason (enum xp_reason) */
 	u64 hb_age_ns;
+	u64 fence_time_ns;	/* CLOCK_BOOTTIME of its last fence; 0: never */
 	int window;		/* index of its peer window here, -1 if unknown */
 };
 

@@ -101,9 +101,26 @@ lost_doorbells() {
 }
 check "doorbells to 1 dropped: PING still answered (rescan)" lost_doorbells
 
+xpmemctl=$LAB_BUILD/tools/xpmemctl/xpmemctl
+# xpmemctl monitor runs detached in partition 0 through the kill and the
+# restart of partition 2; monitor_saw checks what it printed.
+monitor_start() {
+	"$lab" exec 0 --timeout 30 -- sh -c "setsid $xpmemctl monitor --timeout 60 \
+		</dev/null >/tmp/monitor.log 2>&1 &"
+}
+monitor_saw() {
+	local out
+	out=$("$lab" exec 0 --timeout 30 -- cat /tmp/monitor.log) || return 1
+	echo "$out"
+	grep -q "event=fence id=2 .*reason=heartbeat" <<<"$out" &&
+		grep -q "event=partition id=2 state=fenced" <<<"$out" &&
+		grep -q "event=partition id=2 state=up" <<<"$out"
+}
+
 killed() {
 	local e0 t
 	e0=$(field "$(view 0)" 2 3)
+	monitor_start || return 1
 	"$lab" kill 2 || return 1
 	t=$(wait_state 0 2 DEAD $((3 * dead_ms))) || return 1
 	echo "fenced $t ms after the kill (dead_ms $dead_ms, hb_ms $hb_ms)"
@@ -123,6 +140,7 @@ restarted() {
 	[ "$e1" -gt "$e0" ] && ping_ok 0 2
 }
 check "restart 2: UP again under a new epoch, answers PING" restarted
+check "xpmemctl monitor in partition 0 reported 2's fence and its rejoin" monitor_saw
 
 stopped() {
 	local e0 e1
