@@ -34,7 +34,7 @@ struct bench_opts {
 	int reps;		/* timed repetitions per data point */
 	const char *json;	/* NULL: no JSON file */
 	size_t max_copy;	/* largest size of the copy table */
-	size_t sample_bytes;	/* bytes moved per copy sample, at least */
+	int sample_ms;		/* copying time per copy sample, about */
 	size_t attach_len;	/* region of the attach table */
 	size_t unmap_len;	/* region of the munmap table */
 	int ncpus;		/* CPUs this process may run on */
@@ -116,7 +116,7 @@ enum copy_method { CM_XPMEM, CM_PVR, CM_SHM, CM_LOCAL, CM_COUNT };
 struct copy_results {
 	int nsizes;
 	size_t size[COPY_MAX_SIZES];
-	int inner[COPY_MAX_SIZES];		/* copies per sample */
+	uint64_t inner[COPY_MAX_SIZES][CM_COUNT];	/* copies per sample */
 	struct summary gbs[COPY_MAX_SIZES][CM_COUNT];	/* GB/s (1e9 B/s) */
 };
 
@@ -151,7 +151,7 @@ void bench_attach(const struct bench_opts *o, struct attach_results *r);
 void bench_unmap(const struct bench_opts *o, struct unmap_results *r);
 
 void report_header(const struct bench_opts *o);
-void report_copy(const struct copy_results *r);
+void report_copy(const struct bench_opts *o, const struct copy_results *r);
 void report_attach(const struct attach_results *r);
 void report_unmap(const struct unmap_results *r);
 void report_goals(const struct bench_results *r);

@@ -18,7 +18,9 @@
  *           this method);
  *   local   memcpy between two buffers of the attacher: the limit.
  *
- * A sample repeats one transfer until at least opts->sample_bytes moved.
+ * A sample repeats one transfer for about opts->sample_ms of copying (the
+ * count is calibrated per size and method): long enough that being
+ * preempted on a busy host for a time slice or two shifts it little.
  * The methods take turns within every repetition (in a shuffled order, see
  * rep_order()), so slow phases of a busy host spread over all of them.
  * Every method's result is checked word by word once per size before the
@@ -193,16 +195,36 @@ static void *shared_map(size_t len)
 	return p;
 }
 
+/* Transfers per sample for about opts->sample_ms of copying, from the
+ * fastest of three probes (a probe that got preempted would shorten the
+ * samples, never lengthen them). */
+static uint64_t calibrate(struct attacher *a, const struct bench_opts *o,
+			  int m, size_t size)
+{
+	uint64_t probe = MiB / size ? MiB / size : 1, best = UINT64_MAX;
+	double target = o->sample_ms * 1e6, per;
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t ns = transfer(a, m, size, probe);
+
+		if (ns < best)
+			best = ns;
+	}
+	per = (double)(best ? best : 1) / (double)probe;
+	if (target / per < 1)
+		return 1;
+	return target / per > 1e7 ? 10000000 : (uint64_t)(target / per);
+}
+
 static void measure_size(struct attacher *a, const struct bench_opts *o,
 			 struct copy_results *r, int idx)
 {
 	size_t size = r->size[idx];
-	uint64_t inner = o->sample_bytes / size ? o->sample_bytes / size : 1;
 	double *gbs = calloc((size_t)o->reps * CM_COUNT, sizeof(*gbs));
+	uint64_t inner[CM_COUNT];
 
 	if (!gbs)
 		bench_die("out of memory");
-	r->inner[idx] = (int)inner;
 
 	/* Once per size and method: poisoned destination (and shared
 	 * buffer), one transfer, every word checked.  Doubles as warm-up. */
@@ -215,6 +237,8 @@ static void measure_size(struct attacher *a, const struct bench_opts *o,
 		snprintf(what, sizeof(what), "%s, %zu bytes", method_name[m],
 			 size);
 		pattern_check(a->dst, size, what);
+		inner[m] = calibrate(a, o, m, size);
+		r->inner[idx][m] = inner[m];
 	}
 
 	for (int rep = 0; rep < o->reps; rep++) {
@@ -223,10 +247,10 @@ static void measure_size(struct attacher *a, const struct bench_opts *o,
 		rep_order(rep, CM_COUNT, order);
 		for (int j = 0; j < CM_COUNT; j++) {
 			int m = order[j];
-			uint64_t ns = transfer(a, m, size, inner);
+			uint64_t ns = transfer(a, m, size, inner[m]);
 
-			gbs[m * o->reps + rep] =
-				(double)(size * inner) / (double)(ns ? ns : 1);
+			gbs[m * o->reps + rep] = (double)(size * inner[m]) /
+						 (double)(ns ? ns : 1);
 		}
 	}
 	for (int m = 0; m < CM_COUNT; m++)

@@ -117,21 +117,22 @@ void report_header(const struct bench_opts *o)
 	fflush(stdout);
 }
 
-void report_copy(const struct copy_results *r)
+void report_copy(const struct bench_opts *o, const struct copy_results *r)
 {
 	printf("1. Copy bandwidth into a local buffer, GB/s (1e9 B/s)\n");
 	printf("   xpmem: memcpy from a cached, fully faulted attachment; "
 	       "shared buffer: two\n   copies (exporter in, attacher out), "
-	       "both timed and added.\n\n");
-	printf("   %-8s %6s  %-22s %-22s %-22s %-22s %9s %11s\n", "size",
-	       "copies", copy_name[CM_XPMEM], copy_name[CM_PVR],
+	       "both timed and added.  A sample: about\n   %d ms of repeated "
+	       "transfers.\n\n", o->sample_ms);
+	printf("   %-8s  %-22s %-22s %-22s %-22s %9s %11s\n", "size",
+	       copy_name[CM_XPMEM], copy_name[CM_PVR],
 	       copy_name[CM_SHM], copy_name[CM_LOCAL], "xpmem/pvr",
 	       "xpmem/local");
 	for (int i = 0; i < r->nsizes; i++) {
 		const struct summary *g = r->gbs[i];
 
-		printf("   %-8s %6d  %-22s %-22s %-22s %-22s %9.2f %11.2f\n",
-		       human(r->size[i]), r->inner[i],
+		printf("   %-8s  %-22s %-22s %-22s %-22s %9.2f %11.2f\n",
+		       human(r->size[i]),
 		       cell(&g[CM_XPMEM], "%.2f"), cell(&g[CM_PVR], "%.2f"),
 		       cell(&g[CM_SHM], "%.2f"), cell(&g[CM_LOCAL], "%.2f"),
 		       g[CM_XPMEM].median / g[CM_PVR].median,
@@ -340,15 +341,18 @@ void report_json(const struct bench_opts *o, const struct bench_results *r,
 	uname(&un);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	fprintf(f, "{\n  \"date\": \"%s\", \"kernel\": \"%s\", \"cpus\": %d, "
-		"\"quick\": %s, \"reps\": %d,\n", date, un.release, o->ncpus,
-		o->quick ? "true" : "false", o->reps);
+		"\"quick\": %s, \"reps\": %d, \"sample_ms\": %d,\n", date,
+		un.release, o->ncpus, o->quick ? "true" : "false", o->reps,
+		o->sample_ms);
 
 	fprintf(f, "  \"copy_gbs\": [\n");
 	for (int i = 0; i < c->nsizes; i++) {
-		fprintf(f, "    {\"size\": %zu, \"copies_per_sample\": %d, ",
-			c->size[i], c->inner[i]);
-		for (int m = 0; m < CM_COUNT; m++)
+		fprintf(f, "    {\"size\": %zu, ", c->size[i]);
+		for (int m = 0; m < CM_COUNT; m++) {
 			json_summary(f, copy_key[m], &c->gbs[i][m], true);
+			fprintf(f, "\"%s_copies_per_sample\": %llu, ", copy_key[m],
+				(unsigned long long)c->inner[i][m]);
+		}
 		fprintf(f, "\"xpmem_over_pvr\": %.4f, \"xpmem_over_local\": "
 			"%.4f}%s\n",
 			c->gbs[i][CM_XPMEM].median / c->gbs[i][CM_PVR].median,

@@ -88,7 +88,7 @@ static void parse(int argc, char **argv, struct bench_opts *o)
 	}
 	o->reps = reps ? reps : o->quick ? 5 : 21;
 	o->max_copy = o->quick ? 16 * MiB : 64 * MiB;
-	o->sample_bytes = o->quick ? 2 * MiB : 8 * MiB;
+	o->sample_ms = o->quick ? 10 : 50;
 	o->attach_len = o->quick ? 16 * MiB : 64 * MiB;
 	o->unmap_len = o->quick ? 16 * MiB : 64 * MiB;
 	o->ncpus = cpus_allowed();
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	report_header(&o);
 	struct xpmem_stats before = xpmem_counters();
 	bench_copy(&o, &r.copy);
-	report_copy(&r.copy);
+	report_copy(&o, &r.copy);
 	bench_attach(&o, &r.attach);
 	report_attach(&r.attach);
 	bench_unmap(&o, &r.unmap);
