@@ -19,6 +19,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/spinlock.h>
 
 #include "histogram.h"
 #include "xpmem_internal.h"
@@ -29,14 +30,55 @@ static pgoff_t src_pgoff(unsigned long addr)
 	return addr >> PAGE_SHIFT;
 }
 
+/*
+ * Zapping attachers raises the notifiers of the attachers' mms, and an
+ * attacher may export (a range covering) its attachments: every MPI process
+ * exports its whole address space, and a process may even attach its own
+ * segment over its source range.  Those nested callbacks concern attachment
+ * VMAs only, whose PFNs no attachment can map (the fault path refuses to
+ * look through VM_PFNMAP), so they have nothing to do.  Running them anyway
+ * would recurse without end (an attachment covering its own source) and
+ * take a mapping's i_mmap_rwsem for read inside itself, which deadlocks
+ * against a queued writer.  So a task marks itself while it zaps, and the
+ * callback returns at once for a task so marked.
+ */
+struct zapper {
+	struct list_head link;
+	struct task_struct *task;
+};
+static LIST_HEAD(zappers);
+static DEFINE_SPINLOCK(zappers_lock);
+
+static bool zapping_now(void)
+{
+	struct zapper *z;
+	bool found = false;
+
+	spin_lock(&zappers_lock);
+	list_for_each_entry(z, &zappers, link)
+		if (z->task == current) {
+			found = true;
+			break;
+		}
+	spin_unlock(&zappers_lock);
+	return found;
+}
+
 void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
 			 unsigned long end)
 {
+	struct zapper self = { .task = current };
 	u64 t0 = xpmem_hist_now(), ns;
 
 	trace_xpmem_invalidate_start(seg->segid, start, end);
+	spin_lock(&zappers_lock);
+	list_add(&self.link, &zappers);
+	spin_unlock(&zappers_lock);
 	unmap_mapping_pages(seg->inode->i_mapping, src_pgoff(start),
 			    src_pgoff(end - start), false);
+	spin_lock(&zappers_lock);
+	list_del(&self.link);
+	spin_unlock(&zappers_lock);
 	ns = xpmem_hist_elapsed(t0);
 	xpmem_hist_record(XPMEM_HIST_LOCAL_SHOOTDOWN, ns);
 	trace_xpmem_invalidate_end(seg->segid, start, end, ns);
@@ -50,7 +92,7 @@ static bool segment_invalidate(struct mmu_interval_notifier *sub,
 		container_of(sub, struct xpmem_segment, notifier);
 	unsigned long start = max(range->start, seg->start);
 	unsigned long end = min(range->end, seg->end);
-	if (start >= end)
+	if (start >= end || zapping_now())
 		return true;
 
 	if (!mmu_notifier_range_blockable(range)) {
