@@ -485,11 +485,35 @@ static int fault_window_set(u64 value)
 	return value > UINT_MAX ? -EINVAL : xpmem_fault_window_set(value);
 }
 
+#define UINT_KNOB(fn, var)						\
+	static u64 fn##_get(void) { return READ_ONCE(var); }		\
+	static int fn##_set(u64 value) { WRITE_ONCE(var, (unsigned int)value); return 0; }
+UINT_KNOB(hb_ms, xpmem_hb_ms)
+UINT_KNOB(dead_ms, xpmem_dead_ms)
+UINT_KNOB(fault_ms, xpmem_fault_ms)
+UINT_KNOB(stop_heartbeat, xpmem_inject_stop_heartbeat)
+UINT_KNOB(drop_doorbells, xpmem_inject_drop_doorbells)
+
+#define KNOB(n, desc, k, lo, hi) \
+	{ .name = #n, .description = desc, .kind = k, .min = lo, .max = hi, \
+	  .get = n##_get, .set = n##_set }
+
 /*
- * Tunables and fault-injection points (kind XPMEM_TUN_INJECTION, none yet):
- * a knob is listed here only together with the code it acts on.
+ * Tunables and fault-injection points (kind XPMEM_TUN_INJECTION): a knob is
+ * listed here only together with the code it acts on (partition.c for the
+ * deadlines and the partition-layer injection points).
  */
 static const struct tunable tunables[] = {
+	KNOB(hb_ms, "heartbeat period of the partition layer, ms",
+	     XPMEM_TUN_TUNABLE, 1, 60000),
+	KNOB(dead_ms, "silence after which a peer partition is fenced, ms",
+	     XPMEM_TUN_TUNABLE, 10, 600000),
+	KNOB(fault_ms, "deadline of a request to a peer partition, ms",
+	     XPMEM_TUN_TUNABLE, 1, 600000),
+	KNOB(stop_heartbeat, "stop this partition's heartbeat and polling, as if hung (1)",
+	     XPMEM_TUN_INJECTION, 0, 1),
+	KNOB(drop_doorbells, "drop every doorbell this partition rings (1)",
+	     XPMEM_TUN_INJECTION, 0, 1),
 	{
 		.name = "fault_window",
 		.description = "pages mapped per attachment fault (power of two)",

@@ -46,15 +46,26 @@
 #include "member.h"
 #include "region.h"
 
-static unsigned int hb_ms = 100;
-module_param(hb_ms, uint, 0644);
+unsigned int xpmem_hb_ms = 100;
+module_param_named(hb_ms, xpmem_hb_ms, uint, 0644);
 MODULE_PARM_DESC(hb_ms, "Heartbeat period in ms (default 100)");
-static unsigned int dead_ms = 1000;
-module_param(dead_ms, uint, 0644);
+unsigned int xpmem_dead_ms = 1000;
+module_param_named(dead_ms, xpmem_dead_ms, uint, 0644);
 MODULE_PARM_DESC(dead_ms, "Silence after which a peer is fenced, in ms (default 1000)");
-static unsigned int fault_ms = 1000;
-module_param(fault_ms, uint, 0644);
+unsigned int xpmem_fault_ms = 1000;
+module_param_named(fault_ms, xpmem_fault_ms, uint, 0644);
 MODULE_PARM_DESC(fault_ms, "Deadline of a request to a peer, in ms (default 1000)");
+
+/*
+ * Fault injection, off (0) unless armed through xpmemctl inject:
+ *   stop_heartbeat  this partition stops ticking, as if hung: peers fence
+ *                   it; disarmed, it finds itself fenced and rejoins.
+ *   drop_doorbells  doorbells we would ring are dropped (counted): peers
+ *                   must get our messages from their periodic rescan.
+ */
+unsigned int xpmem_inject_stop_heartbeat;
+unsigned int xpmem_inject_drop_doorbells;
+static atomic64_t doorbells_dropped;
 
 #define POLL_BUDGET 64		/* messages per channel per poll */
 
@@ -93,6 +104,10 @@ static u64 ms_to_ns(unsigned int ms)
 
 static int part_ring(void *ctx, u32 peer, u32 vector)
 {
+	if (READ_ONCE(xpmem_inject_drop_doorbells)) {
+		atomic64_inc(&doorbells_dropped);
+		return 0;
+	}
 	trace_xpmem_doorbell_sent(peer, 0);
 	/* The receiver learns who rang from the vector. */
 	return xpmem_fabric_ring(peer, part.self);
@@ -260,8 +275,8 @@ static int part_attach(void)
 	}
 
 	cfg.self = part.self;
-	cfg.hb_ns = ms_to_ns(READ_ONCE(hb_ms));
-	cfg.dead_ns = ms_to_ns(READ_ONCE(dead_ms));
+	cfg.hb_ns = ms_to_ns(READ_ONCE(xpmem_hb_ms));
+	cfg.dead_ns = ms_to_ns(READ_ONCE(xpmem_dead_ms));
 	cfg.window_pfn = page_to_pfn(part.tag_page);
 	cfg.window_pages = PHYS_PFN(__pa(high_memory));	/* frames from 0 */
 	memcpy(cfg.window_tag, part.tag, XP_TAG_SIZE);
@@ -301,8 +316,12 @@ static void rescan_once(void)
 		mutex_unlock(&part.lock);
 		return;
 	}
-	part.member->cfg.hb_ns = ms_to_ns(READ_ONCE(hb_ms));
-	part.member->cfg.dead_ns = ms_to_ns(READ_ONCE(dead_ms));
+	if (READ_ONCE(xpmem_inject_stop_heartbeat)) {
+		mutex_unlock(&part.lock);
+		return;
+	}
+	part.member->cfg.hb_ns = ms_to_ns(READ_ONCE(xpmem_hb_ms));
+	part.member->cfg.dead_ns = ms_to_ns(READ_ONCE(xpmem_dead_ms));
 	if (!part.joined) {
 		if (xp_member_join(part.member, now)) {
 			mutex_unlock(&part.lock);
@@ -320,7 +339,7 @@ static int rescan_thread(void *data)
 {
 	while (!kthread_should_stop()) {
 		rescan_once();
-		schedule_timeout_interruptible(msecs_to_jiffies(max(READ_ONCE(hb_ms) / 4, 1u)));
+		schedule_timeout_interruptible(msecs_to_jiffies(max(READ_ONCE(xpmem_hb_ms) / 4, 1u)));
 	}
 	return 0;
 }
@@ -335,7 +354,7 @@ static int peer_thread(void *data)
 		if (!atomic_xchg(&pt->kicked, 0))
 			continue;
 		mutex_lock(&part.lock);
-		if (part.joined) {
+		if (part.joined && !READ_ONCE(xpmem_inject_stop_heartbeat)) {
 			xp_member_tick(part.member, ktime_get_ns());
 			poll_peer(pt->id, ktime_get_ns());
 		}
@@ -419,7 +438,7 @@ int xpmem_partition_ping(u32 peer, u64 *rtt_ns)
 		return err;
 
 	err = xp_chan_wait(&part.chans[peer], seq,
-			   t0 + ms_to_ns(READ_ONCE(fault_ms)), wait_idle, NULL);
+			   t0 + ms_to_ns(READ_ONCE(xpmem_fault_ms)), wait_idle, NULL);
 	if (!err)
 		*rtt_ns = ktime_get_ns() - t0;
 	else if (err == -ETIMEDOUT)
@@ -484,9 +503,17 @@ static ssize_t ping_store(struct kobject *k, struct kobj_attribute *a,
 }
 static struct kobj_attribute ping_attr = __ATTR(ping, 0600, ping_show, ping_store);
 
+static ssize_t doorbells_dropped_show(struct kobject *k,
+				      struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&doorbells_dropped));
+}
+static struct kobj_attribute doorbells_dropped_attr = __ATTR_RO(doorbells_dropped);
+
 static struct attribute *part_attrs[] = {
 	&partitions_attr.attr,
 	&ping_attr.attr,
+	&doorbells_dropped_attr.attr,
 	NULL,
 };
 static const struct attribute_group part_attr_group = { .attrs = part_attrs };

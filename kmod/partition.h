@@ -19,6 +19,10 @@ struct xpmem_partition_info {
 	int window;		/* index of its peer window here, -1 if unknown */
 };
 
+/* Deadlines (module parameters, tunables) and fault-injection points. */
+extern unsigned int xpmem_hb_ms, xpmem_dead_ms, xpmem_fault_ms;
+extern unsigned int xpmem_inject_stop_heartbeat, xpmem_inject_drop_doorbells;
+
 int xpmem_partition_init(void);
 void xpmem_partition_exit(void);
 

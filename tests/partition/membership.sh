@@ -156,6 +156,32 @@ stopped() {
 }
 check "stop 1: DEAD; cont 1: fences itself and rejoins under a new epoch" stopped
 
+
+injected_hang() {
+	local e0 e1 r=0
+	e0=$(field "$(view 0)" 1 3)
+	"$lab" exec 1 --timeout 30 -- "$xpmemctl" inject stop_heartbeat 1 || return 1
+	wait_state 0 1 DEAD $((3 * dead_ms)) >/dev/null || r=1
+	"$lab" exec 1 --timeout 30 -- "$xpmemctl" inject stop_heartbeat 0 || return 1
+	wait_state 0 1 UP 30000 >/dev/null || return 1
+	e1=$(field "$(view 0)" 1 3)
+	echo "epoch $e0 -> $e1"
+	[ "$e1" -gt "$e0" ] && return $r
+}
+check "inject stop_heartbeat in 1: fenced, disarmed: rejoins under a new epoch" injected_hang
+
+injected_drops() {
+	local r=0 d
+	"$lab" exec 0 --timeout 30 -- "$xpmemctl" inject drop_doorbells 1 || return 1
+	ping_ok 0 1 && ping_ok 0 2 || r=1
+	d=$("$lab" exec 0 --timeout 30 -- cat /sys/kernel/xpmem/doorbells_dropped)
+	"$lab" exec 0 --timeout 30 -- "$xpmemctl" inject drop_doorbells 0 || return 1
+	echo "doorbells dropped by partition 0: $d"
+	[ "$d" -ge 2 ] && return $r
+}
+check "inject drop_doorbells in 0: PINGs still answered (peers' rescan)" injected_drops
+
+# Last: partition 2 is left fenced for protocol.
 rogue() {
 	local v r=0
 	"$lab" exec 2 --timeout 60 -- "$LAB_BUILD/tests/partition/xpmem-partition-rogue" 4 || return 1
