@@ -142,7 +142,23 @@ static struct file *attach_file_open(struct xpmem_segment *seg, bool rdonly)
 	return file;
 }
 
-int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd)
+/*
+ * An attach whose result cannot be written back is undone by unmapping it,
+ * but a MAP_FIXED one has already replaced what was mapped there.  So the
+ * result field (@out) is first written with its own value: an argument we
+ * may not write then fails with EFAULT before anything is replaced.
+ */
+static int probe_out(u64 __user *out)
+{
+	u64 v;
+
+	if (get_user(v, out))
+		return -EFAULT;
+	return put_user(v, out);
+}
+
+int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd,
+		     u64 __user *out)
 {
 	struct xpmem_permit *permit;
 	struct xpmem_segment *seg;
@@ -180,6 +196,10 @@ int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd)
 	if (err)
 		return err;
 
+	if ((mflags & MAP_FIXED) && probe_out(out)) {
+		xpmem_segment_put(seg);
+		return -EFAULT;
+	}
 	file = attach_file_open(seg, rdonly);
 	xpmem_segment_put(seg);
 	if (IS_ERR(file))

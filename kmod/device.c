@@ -79,7 +79,7 @@ static long ioctl_attach(struct xpmem_ctx *ctx, void __user *uarg)
 
 	if (copy_from_user(&cmd, u, sizeof(cmd)))
 		return -EFAULT;
-	err = xpmem_cmd_attach(ctx, &cmd);
+	err = xpmem_cmd_attach(ctx, &cmd, &u->vaddr);
 	if (err)
 		return err;
 	if (put_user(cmd.vaddr, &u->vaddr)) {

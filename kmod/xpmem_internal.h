@@ -127,7 +127,8 @@ void xpmem_permit_release(struct xpmem_permit *permit);
 int xpmem_attach_init(void);
 void xpmem_attach_exit(void);
 struct inode *xpmem_attach_inode_alloc(void);
-int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd);
+int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd,
+		     u64 __user *out);
 int xpmem_cmd_detach(struct xpmem_ctx *ctx, u64 vaddr);
 int xpmem_undo_attach(u64 vaddr, u64 size);
 
