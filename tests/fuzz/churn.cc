@@ -215,9 +215,13 @@ void Worker::churn_att()
 			for (int i = 0; i < kAttSlots; i++)
 				if (!att_slot_used_[i])
 					slot = i;
-			if (slot < 0)
+			if (slot < 0 || a.len > kSlotSize)
 				break;
-			to = (void *)(att_slot_addr(slot) + (a.addr & (kHugePage - 1)));
+			// Within the slot, or it would run into the next one.
+			uintptr_t off = a.addr & (kHugePage - 1);
+			if (off + a.len > kSlotSize)
+				off = 0;
+			to = (void *)(att_slot_addr(slot) + off);
 		} else {
 			to = mmap(nullptr, a.len, PROT_NONE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -259,6 +259,11 @@ bool Worker::attach(size_t pi)
 				break;
 			}
 	}
+	// A fixed attachment must fit its slot: one that ran into the next slot
+	// would be clobbered when that slot is re-reserved, and would leave a
+	// hole there for the kernel to place other attachments in.
+	if (len > kSlotSize)
+		slot = -1;
 	if (slot >= 0) {
 		// Same offset modulo 2 MiB as the source, so PMDs can be used.
 		c.vaddr = att_slot_addr(slot) + (src & (kHugePage - 1));

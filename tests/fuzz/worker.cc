@@ -246,6 +246,11 @@ void Worker::drop_att(size_t i)
 		if (!still) {
 			reserve(att_slot_addr(a.fixed_slot), kSlotSize);
 			att_slot_used_[a.fixed_slot] = false;
+		} else {
+			// Another piece lives on in the slot: re-reserve just this
+			// piece, or the kernel may place an attachment in the hole
+			// that the slot's next reservation would then clobber.
+			reserve(a.addr, a.len);
 		}
 	}
 	atts_.erase(atts_.begin() + i);
