@@ -57,7 +57,7 @@ ping_ok() { # FROM TO
 }
 
 "$lab" down >/dev/null 2>&1
-if ! XPMEM_LAB_VECTORS=$n "$lab" up -n "$n" >"$logs/membership-up.log" 2>&1; then
+if ! "$lab" up -n "$n" >"$logs/membership-up.log" 2>&1; then
 	fail "up -n $n with the module (log: ${logs#"$repo"/}/membership-up.log)"
 	exit 1
 fi

@@ -27,7 +27,9 @@ LAB_MEM=${XPMEM_LAB_MEM:-2G}
 LAB_CPUS=${XPMEM_LAB_CPUS:-2}
 LAB_PART_MEM=${XPMEM_LAB_MEM:-1G}
 LAB_PART_CPUS=${XPMEM_LAB_CPUS:-1}
-LAB_VECTORS=${XPMEM_LAB_VECTORS:-2}
+# Doorbell vectors per partition; empty: one per partition, because xpmem.ko
+# rings the vector equal to its own id so the receiver knows who rang.
+LAB_VECTORS=${XPMEM_LAB_VECTORS:-}
 LAB_BOOT_TIMEOUT=${XPMEM_LAB_BOOT_TIMEOUT:-120}
 
 lab_say() { printf 'xpmem-lab: %s\n' "$*" >&2; }

@@ -63,7 +63,7 @@ lab_fabric_args() { # NPARTS
 	# shellcheck disable=SC2054  # commas belong to QEMU option values
 	LAB_QEMU_ARGS+=(
 		-chardev "socket,id=fabric,path=$LAB_FABRIC/fabricd.sock"
-		-device "ivshmem-doorbell,chardev=fabric,vectors=$LAB_VECTORS,addr=08.0"
+		-device "ivshmem-doorbell,chardev=fabric,vectors=${LAB_VECTORS:-$n},addr=08.0"
 	)
 	for ((q = 0; q < n; q++)); do
 		[ "$q" = "$LAB_P" ] && continue
