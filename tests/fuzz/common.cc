@@ -140,25 +140,6 @@ bool read_stats(int fd, struct xpmem_stats *out)
 	return ioctl(fd, XPMEM_IOC_STATS, out) == 0;
 }
 
-std::string format_stats(const struct xpmem_stats &s)
-{
-	char buf[400];
-
-	snprintf(buf, sizeof(buf),
-		 "contexts=%llu segments=%llu permits=%llu attachments=%llu "
-		 "pinned_pages=%llu faults=%llu pages_mapped=%llu pmds_mapped=%llu "
-		 "fault_retries=%llu sigbus=%llu invalidations=%llu",
-		 (unsigned long long)s.contexts, (unsigned long long)s.segments,
-		 (unsigned long long)s.permits, (unsigned long long)s.attachments,
-		 (unsigned long long)s.pinned_pages, (unsigned long long)s.faults,
-		 (unsigned long long)s.pages_mapped,
-		 (unsigned long long)s.pmds_mapped,
-		 (unsigned long long)s.fault_retries,
-		 (unsigned long long)s.sigbus,
-		 (unsigned long long)s.invalidations);
-	return buf;
-}
-
 bool stats_at_base(const struct xpmem_stats &s, const struct xpmem_stats &base)
 {
 	return s.contexts == base.contexts && s.segments == base.segments &&
@@ -179,22 +160,6 @@ bool wait_stats_base(int fd, const struct xpmem_stats &base, int timeout_ms,
 			return false;
 		usleep(20000);
 	}
-}
-
-uint64_t user_top()
-{
-	static uint64_t top;
-
-	if (!top) {
-		// Addresses above 47 bits exist only under 5-level paging.
-		void *hi = (void *)(1ULL << 50);
-		void *p = mmap(hi, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-			       MAP_FIXED_NOREPLACE, -1, 0);
-		if (p != MAP_FAILED)
-			munmap(p, kPage);
-		top = p == hi ? (1ULL << 56) - kPage : (1ULL << 47) - kPage;
-	}
-	return top;
 }
 
 // ---- shared memory and failure reporting ------------------------------------
@@ -259,48 +224,12 @@ void install_fault_handlers()
 
 // ---- processes -----------------------------------------------------------------
 
-int64_t now_ms()
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t now_us()
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void child_setup(int timeout_s)
-{
-	struct rlimit nocore = { 0, 0 };
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	setrlimit(RLIMIT_CORE, &nocore);
-	alarm(timeout_s);
-}
-
-int wait_pid(pid_t pid, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (now_ms() >= deadline)
-			break;
-		usleep(1000);
-	}
-	kill_and_reap(pid);
-	return -1;
 }
 
 bool kill_and_reap(pid_t pid, int *status)
@@ -368,27 +297,6 @@ std::string describe_tasks(const char *comm_prefix)
 	}
 	closedir(d);
 	return out;
-}
-
-std::string describe_status(int status)
-{
-	char buf[96];
-
-	if (status == -1)
-		snprintf(buf, sizeof(buf), "timed out (killed)");
-	else if (WIFEXITED(status))
-		snprintf(buf, sizeof(buf), "exited with %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, sizeof(buf), "killed by signal %d (%s)",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, sizeof(buf), "status %#x", status);
-	return buf;
-}
-
-bool exited_ok(int status)
-{
-	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 bool is_mapped(uintptr_t addr)

@@ -23,6 +23,8 @@ extern "C" {
 #include <xpmem_ioctl.h>
 }
 
+#include "test_proc.h"
+
 namespace xf {
 
 constexpr size_t kPage = 4096;
@@ -63,7 +65,7 @@ private:
 int open_dev();			// O_RDWR | O_CLOEXEC; -1 and errno on failure
 long xioctl(int fd, unsigned long cmd, void *arg);	// result or -errno
 bool read_stats(int fd, struct xpmem_stats *out);
-std::string format_stats(const struct xpmem_stats &s);
+using xt::format_stats;
 // True when the live-object counters equal base (the caller's own context
 // included) and nothing is pinned.
 bool stats_at_base(const struct xpmem_stats &s, const struct xpmem_stats &base);
@@ -73,7 +75,7 @@ bool wait_stats_base(int fd, const struct xpmem_stats &base, int timeout_ms,
 
 // The first address above user space for this process: 2^47 - 4 KiB, or
 // 2^56 - 4 KiB under 5-level paging (the kernel's TASK_SIZE).
-uint64_t user_top();
+using xt::user_top;
 
 // ---- shared memory and failure reporting ------------------------------------
 
@@ -145,23 +147,23 @@ inline void rewrite(uintptr_t a)
 
 // ---- processes -----------------------------------------------------------------
 
-int64_t now_ms();
+using xt::now_ms;
 int64_t now_us();
 // Sets up a freshly forked child: dies with its parent, no core dumps, an
 // alarm after timeout_s seconds so that it cannot outlive a hung run.
-void child_setup(int timeout_s);
+using xt::child_setup;
 // waitpid() bounded by timeout_ms; on timeout the child is SIGKILLed and
 // reaped and -1 returned.  A child stuck in the kernel cannot be reaped:
 // after 10 s more it is left behind (still -1), never waited for forever.
-int wait_pid(pid_t pid, int timeout_ms);
+using xt::wait_pid;
 // Kills pid and reaps it within 10 s; false if it would not die (stuck in
 // an uninterruptible kernel wait).
 bool kill_and_reap(pid_t pid, int *status = nullptr);
 // For a run that stopped making progress: state, wait channel and kernel
 // stack of every process whose name starts with comm_prefix.
 std::string describe_tasks(const char *comm_prefix);
-std::string describe_status(int status);
-bool exited_ok(int status);
+using xt::describe_status;
+using xt::exited_ok;
 
 // mincore() says whether [addr, addr + 4 KiB) is mapped at all.
 bool is_mapped(uintptr_t addr);

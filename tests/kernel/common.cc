@@ -43,27 +43,6 @@ bool read_stats(struct xpmem_stats *out)
 	return ioctl(dev(), XPMEM_IOC_STATS, out) == 0;
 }
 
-std::string format_stats(const struct xpmem_stats &s)
-{
-	char buf[512];
-
-	snprintf(buf, sizeof(buf),
-		 "contexts=%llu segments=%llu permits=%llu attachments=%llu "
-		 "pinned_pages=%llu faults=%llu pages_mapped=%llu "
-		 "pmds_mapped=%llu sigbus=%llu invalidations=%llu",
-		 (unsigned long long)s.contexts,
-		 (unsigned long long)s.segments,
-		 (unsigned long long)s.permits,
-		 (unsigned long long)s.attachments,
-		 (unsigned long long)s.pinned_pages,
-		 (unsigned long long)s.faults,
-		 (unsigned long long)s.pages_mapped,
-		 (unsigned long long)s.pmds_mapped,
-		 (unsigned long long)s.sigbus,
-		 (unsigned long long)s.invalidations);
-	return buf;
-}
-
 void put_u64(unsigned char *buf, size_t off, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
@@ -188,27 +167,6 @@ uintptr_t free_range(size_t len, size_t align)
 	return a;
 }
 
-uint64_t user_top()
-{
-	static uint64_t top;
-
-	if (!top) {
-		// Addresses above 47 bits exist only with 5-level paging.
-		void *hi = (void *)(1ULL << 50);
-		void *p = mmap(hi, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-			       MAP_FIXED_NOREPLACE, -1, 0);
-		if (p == hi) {
-			munmap(p, kPage);
-			top = (1ULL << 56) - kPage;
-		} else {
-			if (p != MAP_FAILED)
-				munmap(p, kPage);
-			top = (1ULL << 47) - kPage;
-		}
-	}
-	return top;
-}
-
 void *map_anon(size_t len, uintptr_t fixed)
 {
 	return mmap((void *)fixed, len, PROT_READ | PROT_WRITE,
@@ -226,69 +184,9 @@ Mapping::~Mapping()
 		munmap(addr, len);
 }
 
-static int64_t now_ms()
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int wait_pid(pid_t pid, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (now_ms() >= deadline)
-			break;
-		usleep(2000);
-	}
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return -1;
-}
-
-std::string describe_status(int status)
-{
-	char buf[96];
-
-	if (status == -1)
-		return "timed out (killed by the test)";
-	if (WIFEXITED(status))
-		snprintf(buf, sizeof(buf), "exited with %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, sizeof(buf), "killed by signal %d (%s)",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, sizeof(buf), "status %#x", status);
-	return buf;
-}
-
-bool exited_ok(int status)
-{
-	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 bool killed_by(int status, int sig)
 {
 	return status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == sig;
-}
-
-void child_setup(int timeout_s)
-{
-	struct rlimit nocore = { 0, 0 };
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	// Expected SIGBUS/SIGSEGV deaths must not litter core files.
-	setrlimit(RLIMIT_CORE, &nocore);
-	alarm(timeout_s);
 }
 
 pid_t spawn(const std::function<int()> &fn, int timeout_s)

@@ -26,6 +26,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_proc.h"
+
 extern "C" {
 #include <xpmem.h>
 #include <xpmem_ioctl.h>
@@ -47,7 +49,7 @@ int dev();
 long raw_ioctl(int fd, unsigned long cmd, void *arg);
 // XPMEM_IOC_STATS on dev(); false (and errno) on failure.
 bool read_stats(struct xpmem_stats *out);
-std::string format_stats(const struct xpmem_stats &s);
+using xt::format_stats;
 
 // Little-endian field access for hand-built ioctl argument buffers.
 void put_u64(unsigned char *buf, size_t off, uint64_t v);
@@ -85,7 +87,7 @@ int64_t check_word(const void *p, size_t npages, size_t word, uint64_t seed,
 uintptr_t free_range(size_t len, size_t align);
 // The end of user space: 2^47 - 4096 with 4-level page tables, 2^56 - 4096
 // with 5-level ones (QEMU's "max" CPU has LA57).  Probed, not assumed.
-uint64_t user_top();
+using xt::user_top;
 // Anonymous read-write mapping; MAP_FAILED on failure.
 void *map_anon(size_t len, uintptr_t fixed = 0);
 
@@ -93,9 +95,10 @@ void *map_anon(size_t len, uintptr_t fixed = 0);
 
 // waitpid() bounded by timeout_ms; on timeout the child is SIGKILLed, reaped,
 // and -1 is returned.
-int wait_pid(pid_t pid, int timeout_ms);
-std::string describe_status(int status);
-bool exited_ok(int status);
+using xt::now_ms;
+using xt::wait_pid;
+using xt::describe_status;
+using xt::exited_ok;
 bool killed_by(int status, int sig);
 
 // Forks; the child (alarm(timeout_s), no core dumps, killed if we die) runs fn
@@ -116,7 +119,7 @@ pid_t spawn(const std::function<int()> &fn, int timeout_s = 30);
 
 // Sets up a freshly forked child: dies with its parent, no core dumps, and an
 // alarm so that it cannot outlive a hung test.
-void child_setup(int timeout_s);
+using xt::child_setup;
 
 // Polls read_stats() until pred holds or timeout_ms passes; the last snapshot
 // is left in *last.  Counters that drop after a process exits can lag a bit
