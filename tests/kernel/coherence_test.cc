@@ -25,19 +25,11 @@ protected:
 	void setup(Peer &exp, Peer &att, size_t npages, uint64_t seed,
 		   uint64_t *A, uint64_t *P)
 	{
-		ASSERT_TRUE(exp.started()) << exp.why();
-		ASSERT_TRUE(att.started()) << att.why();
-		*A = exp.mmap(npages * kPage);
-		ASSERT_NE(*A, 0u);
-		ASSERT_EQ(exp.call(Op::Fill, *A, npages, seed).ret, 0);
-		segid_ = exp.make_whole();
-		ASSERT_GT(segid_, 0);
-		Reply g = att.call(Op::Get, (uint64_t)segid_, XPMEM_RDWR, 0666);
-		ASSERT_GT(g.ret, 0) << strerror((int)g.err);
-		Reply a = att.call(Op::Attach, (uint64_t)g.ret, *A, npages * kPage, 0);
-		ASSERT_TRUE(a.ok()) << strerror((int)a.err);
-		*P = (uint64_t)a.ret;
-		expect_pages(att, *P, npages, seed);
+		SharedPages s;
+		share_pages(exp, att, npages, seed, &s);
+		*A = s.A;
+		*P = s.P;
+		segid_ = s.segid;
 	}
 
 	void expect_pages(Peer &att, uint64_t P, size_t npages, uint64_t seed)

@@ -23,20 +23,11 @@ protected:
 	void setup(Peer &exp, Peer &att, size_t npages, uint64_t seed,
 		   uint64_t *A, uint64_t *P)
 	{
-		ASSERT_TRUE(exp.started()) << exp.why();
-		ASSERT_TRUE(att.started()) << att.why();
-		*A = exp.mmap(npages * kPage);
-		ASSERT_NE(*A, 0u);
-		ASSERT_EQ(exp.call(Op::Fill, *A, npages, seed).ret, 0);
-		int64_t segid = exp.make_whole();
-		ASSERT_GT(segid, 0);
-		Reply g = att.call(Op::Get, (uint64_t)segid, XPMEM_RDWR, 0600);
-		ASSERT_GT(g.ret, 0);
-		apid_ = g.ret;
-		Reply a = att.call(Op::Attach, (uint64_t)g.ret, *A, npages * kPage, 0);
-		ASSERT_TRUE(a.ok()) << strerror((int)a.err);
-		*P = (uint64_t)a.ret;
-		ASSERT_EQ(att.call(Op::Check, *P, npages, seed).ret, 0);
+		SharedPages s;
+		share_pages(exp, att, npages, seed, &s);
+		*A = s.A;
+		*P = s.P;
+		apid_ = s.apid;
 	}
 
 	void expect_alive(Peer &att)

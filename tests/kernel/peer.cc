@@ -357,4 +357,25 @@ void Peer::kill_now()
 	}
 }
 
+void share_pages(Peer &exp, Peer &att, size_t npages, uint64_t seed,
+		 SharedPages *out)
+{
+	ASSERT_TRUE(exp.started()) << exp.why();
+	ASSERT_TRUE(att.started()) << att.why();
+	out->A = exp.mmap(npages * kPage);
+	ASSERT_NE(out->A, 0u);
+	ASSERT_EQ(exp.call(Op::Fill, out->A, npages, seed).ret, 0);
+	out->segid = exp.make_whole();
+	ASSERT_GT(out->segid, 0);
+	Reply g = att.call(Op::Get, (uint64_t)out->segid, XPMEM_RDWR, 0666);
+	ASSERT_GT(g.ret, 0) << strerror((int)g.err);
+	out->apid = g.ret;
+	Reply a = att.call(Op::Attach, (uint64_t)g.ret, out->A, npages * kPage, 0);
+	ASSERT_TRUE(a.ok()) << strerror((int)a.err);
+	out->P = (uint64_t)a.ret;
+	Reply c = att.call(Op::Check, out->P, npages, seed);
+	ASSERT_EQ(c.ret, 0) << (c.err ? strerror((int)c.err) :
+		describe_mismatch((int64_t)c.val, seed, c.val2));
+}
+
 }  // namespace xk

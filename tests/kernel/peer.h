@@ -122,6 +122,20 @@ private:
 	uint32_t last_op_ = 0;
 };
 
+// The usual start of a two-process test: the exporter maps npages filled
+// with seed's pattern and exports its whole address space; the attacher gets
+// it RDWR and attaches the pages at the exporter's addresses' offset, and
+// checks them.  gtest assertions report any step that fails (check
+// HasFatalFailure() after the call).
+struct SharedPages {
+	uint64_t A = 0;		// the pages in the exporter
+	uint64_t P = 0;		// the attachment in the attacher
+	int64_t segid = -1;
+	int64_t apid = -1;
+};
+void share_pages(Peer &exp, Peer &att, size_t npages, uint64_t seed,
+		 SharedPages *out);
+
 }  // namespace xk
 
 #endif
