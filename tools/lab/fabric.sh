@@ -25,7 +25,7 @@ lab_fabricd_start() { # NPARTS
 	[ -f "$LAB_FABRIC/fabricd.log" ] && mv -f "$LAB_FABRIC/fabricd.log" "$LAB_FABRIC/fabricd.prev.log"
 	setsid "$LAB_FABRICD" --socket "$LAB_FABRIC/fabricd.sock" --control "$LAB_FABRIC/fabricd.ctl" \
 		--shm "$LAB_FABRIC/region" --shm-size "${XPMEM_LAB_SHM_SIZE:-4M}" \
-		--parts "$n" --vectors "${LAB_VECTORS:-$n}" --pidfile "$LAB_FABRIC/fabricd.pid" \
+		--parts "$n" --vectors "${LAB_VECTORS:-$n}" --ring-slots "${XPMEM_LAB_RING_SLOTS:-256}" --pidfile "$LAB_FABRIC/fabricd.pid" \
 		</dev/null >>"$LAB_FABRIC/fabricd.log" 2>&1 {LAB_LOCK_FD}>&- &
 	local starter=$!
 	disown "$starter"
