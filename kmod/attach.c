@@ -26,6 +26,7 @@
 #include <linux/pseudo_fs.h>
 #include <linux/slab.h>
 
+#include "remote.h"
 #include "xpmem_internal.h"
 
 #define XPMEM_FS_MAGIC 0x78706d6d	/* "xpmm" */
@@ -76,6 +77,8 @@ static int attach_file_release(struct inode *inode, struct file *file)
 {
 	struct xpmem_attach *att = file->private_data;
 
+	if (att->seg->remote)
+		xpmem_import_detached(att->seg);
 	xpmem_segment_put(att->seg);
 	kfree(att);
 	xpmem_count(attachments, -1);
@@ -137,6 +140,8 @@ static struct file *attach_file_open(struct xpmem_segment *seg, bool rdonly)
 		return file;
 	}
 	kref_get(&seg->ref);
+	if (seg->remote)
+		xpmem_import_attached(seg);
 	file->private_data = att;
 	xpmem_count(attachments, 1);
 	return file;

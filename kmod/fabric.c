@@ -271,6 +271,15 @@ static int probe_window(struct pci_dev *pdev)
 
 	if (!len)
 		return -ENODEV;
+	/*
+	 * Reserving the window write-back (it is RAM on the other side) makes
+	 * the attachments that map its frames cacheable too: PFN mappings
+	 * take the memory type of the range they fall in, uncached when none
+	 * was reserved.
+	 */
+	if (IS_ERR(devm_memremap(&pdev->dev, pci_resource_start(pdev, 2), len,
+				 MEMREMAP_WB)))
+		dev_warn(&pdev->dev, "peer window stays uncached\n");
 	mutex_lock(&fabric.lock);
 	for (i = 0; i < FABRIC_MAX_WINDOWS; i++) {
 		if (fabric.window_pdev[i])

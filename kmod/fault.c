@@ -42,6 +42,7 @@
 #include <linux/slab.h>
 
 #include "histogram.h"
+#include "remote.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
 
@@ -117,7 +118,7 @@ static vm_fault_t fault_retry(struct vm_fault *vmf)
 	return VM_FAULT_RETRY;
 }
 
-static vm_fault_t errno_to_fault(int err)
+vm_fault_t xpmem_fault_errno(int err)
 {
 	switch (err) {
 	case -ENOMEM:
@@ -207,14 +208,15 @@ static vm_fault_t install_ptes(struct vm_fault *vmf, struct fault_window *w,
  * Makes sure the PTE table of the window exists, outside seg->lock.  Returns
  * false when another fault mapped the region with a PMD meanwhile.
  */
-static bool prepare_pte_table(struct vm_fault *vmf, struct fault_window *w)
+bool xpmem_fault_prepare_ptes(struct vm_fault *vmf, unsigned long start,
+			      unsigned long end)
 {
 	pmd_t pmd = READ_ONCE(*vmf->pmd);
 
 	if (pmd_trans_huge(pmd) || pmd_devmap(pmd))
 		return false;
 	if (pmd_none(pmd))
-		apply_to_page_range(vmf->vma->vm_mm, w->start, w->end - w->start,
+		apply_to_page_range(vmf->vma->vm_mm, start, end - start,
 				    no_pte_fn, NULL);
 	pmd = READ_ONCE(*vmf->pmd);
 	return pmd_present(pmd) && !pmd_trans_huge(pmd) && !pmd_devmap(pmd);
@@ -254,11 +256,11 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 	if (err == -EBUSY)
 		return 0;
 	if (err)
-		return errno_to_fault(err);
+		return xpmem_fault_errno(err);
 
 	mutex_lock(&att->pt_lock);
 	pmd = can_map_pmd(vmf, w, pfns) && pmd_none(READ_ONCE(*vmf->pmd));
-	if (!pmd && !prepare_pte_table(vmf, w)) {
+	if (!pmd && !xpmem_fault_prepare_ptes(vmf, w->start, w->end)) {
 		mutex_unlock(&att->pt_lock);
 		return VM_FAULT_NOPAGE;		/* a PMD is there: retry access */
 	}
@@ -297,6 +299,8 @@ static vm_fault_t attach_fault(struct vm_fault *vmf)
 	vm_fault_t ret = 0;
 	int tries;
 
+	if (seg->remote)
+		return xpmem_import_fault(vmf);	/* another partition's */
 	xpmem_count(faults, 1);
 	window_compute(vmf, seg, &w);
 	pfns = kmalloc_array(w.npages, sizeof(*pfns), GFP_KERNEL);

@@ -22,6 +22,7 @@
 #include <linux/spinlock.h>
 
 #include "histogram.h"
+#include "remote.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
 
@@ -108,7 +109,8 @@ static bool segment_invalidate(struct mmu_interval_notifier *sub,
 		 * i_mmap lock; any attachment of the segment is reason enough
 		 * to refuse, and the reaper comes back later.
 		 */
-		if (mapping_mapped(seg->inode->i_mapping)) {
+		if (mapping_mapped(seg->inode->i_mapping) ||
+		    !xpmem_export_invalidate(seg, start, end, false)) {
 			xpmem_count(invalidations_refused, 1);
 			return false;
 		}
@@ -123,7 +125,8 @@ static bool segment_invalidate(struct mmu_interval_notifier *sub,
 		xpmem_zap_attachers(seg, start, end);
 		xpmem_count(invalidations, 1);
 	}
-	return true;
+	/* Then other partitions' mappings: returns once they are gone (I1). */
+	return xpmem_export_invalidate(seg, start, end, true);
 }
 
 const struct mmu_interval_notifier_ops xpmem_invalidate_ops = {

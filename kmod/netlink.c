@@ -27,6 +27,7 @@
 #include "histogram.h"
 #include "netlink.h"
 #include "partition.h"
+#include "remote.h"
 #include "region.h"
 #include "xpmem_internal.h"
 
@@ -298,8 +299,8 @@ static int fill_partition(struct sk_buff *skb, struct netlink_callback *cb,
 		nla_put_u32(skb, XPMEM_PART_A_STATE, p->state) ||
 		put_u64(skb, XPMEM_PART_A_EPOCH, p->epoch) ||
 		put_u64(skb, XPMEM_PART_A_HB_AGE_MS, p->hb_age_ns / NSEC_PER_MSEC) ||
-		nla_put_u32(skb, XPMEM_PART_A_INFLIGHT, 0) ||
-		put_u64(skb, XPMEM_PART_A_QUARANTINED_PAGES, 0) ||
+		nla_put_u32(skb, XPMEM_PART_A_INFLIGHT, p->inflight) ||
+		put_u64(skb, XPMEM_PART_A_QUARANTINED_PAGES, p->quarantined) ||
 		nla_put_u32(skb, XPMEM_PART_A_LAST_FENCE_REASON,
 			    xpmem_netlink_fence_reason(p->reason)) ||
 		put_u64(skb, XPMEM_PART_A_LAST_FENCE_TIME_NS,
@@ -341,6 +342,7 @@ static int quarantine_release(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
 	void *hdr;
+	u64 released;
 	u32 id;
 
 	if (!netlink_capable(skb, CAP_SYS_ADMIN))
@@ -354,14 +356,15 @@ static int quarantine_release(struct sk_buff *skb, struct genl_info *info)
 		return -ENOENT;
 	}
 
-	/* Nothing is quarantined until remote attachments exist. */
+	released = xpmem_partition_count() && id != (u32)xpmem_partition_self() ?
+		   xpmem_export_release_quarantine(id, 0) : 0;
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &xpmem_genl_family, 0,
 				XPMEM_CMD_QUARANTINE_RELEASE);
 	if (!hdr || nla_put_u32(msg, XPMEM_PART_A_ID, id) ||
-	    put_u64(msg, XPMEM_PART_A_QUARANTINED_PAGES, 0)) {
+	    put_u64(msg, XPMEM_PART_A_QUARANTINED_PAGES, released)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
@@ -491,6 +494,10 @@ static int fault_window_set(u64 value)
 UINT_KNOB(hb_ms, xpmem_hb_ms)
 UINT_KNOB(dead_ms, xpmem_dead_ms)
 UINT_KNOB(fault_ms, xpmem_fault_ms)
+UINT_KNOB(inval_ms, xpmem_inval_ms)
+UINT_KNOB(delay_invalidate_ms, xpmem_inject_delay_invalidate_ms)
+UINT_KNOB(stall_fault_service_ms, xpmem_inject_stall_fault_service_ms)
+UINT_KNOB(corrupt_next, xpmem_inject_corrupt_next)
 UINT_KNOB(stop_heartbeat, xpmem_inject_stop_heartbeat)
 UINT_KNOB(drop_doorbells, xpmem_inject_drop_doorbells)
 
@@ -510,6 +517,14 @@ static const struct tunable tunables[] = {
 	     XPMEM_TUN_TUNABLE, 10, 600000),
 	KNOB(fault_ms, "deadline of a request to a peer partition, ms",
 	     XPMEM_TUN_TUNABLE, 1, 600000),
+	KNOB(inval_ms, "deadline of a remote invalidation before the peer is fenced, ms",
+	     XPMEM_TUN_TUNABLE, 1, 600000),
+	KNOB(delay_invalidate_ms, "sleep this long before handling each INVALIDATE, ms",
+	     XPMEM_TUN_INJECTION, 0, 600000),
+	KNOB(stall_fault_service_ms, "sleep this long before serving each peer request, ms",
+	     XPMEM_TUN_INJECTION, 0, 600000),
+	KNOB(corrupt_next, "corrupt this many next data messages sent (receivers drop them)",
+	     XPMEM_TUN_INJECTION, 0, 1000000),
 	KNOB(stop_heartbeat, "stop this partition's heartbeat and polling, as if hung (1)",
 	     XPMEM_TUN_INJECTION, 0, 1),
 	KNOB(drop_doorbells, "drop every doorbell this partition rings (1)",

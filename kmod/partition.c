@@ -14,12 +14,16 @@
  *     doorbells that were lost;
  *   - one thread per peer, woken by that peer's doorbell, polls its channel.
  *     A sender rings vector = its own id, so the interrupt says who rang;
- *     an interrupt on a vector that names no peer wakes them all.
+ *     an interrupt on a vector that names no peer wakes them all.  It only
+ *     dispatches (see partition.h): replies to their waiting requesters,
+ *     work to the peer's invalidation and fault-service threads through
+ *     queues allocated at attach, as deep as a ring, so nothing allocates
+ *     there; a poll takes no more messages than the queues have room for.
  *
- * A request's requester posts under the mutex and waits for the completion
- * word without it, sleeping between looks on a wait queue every doorbell
- * wakes; the wait is bounded by its deadline, and ends early when the peer
- * is fenced.
+ * A requester posts under the mutex and waits without it, for a completion
+ * word (INVALIDATE, PING) or a reply message (GET, FAULT), sleeping between
+ * looks on a wait queue every doorbell or delivered reply wakes; the wait is
+ * bounded by its deadline and ends early when the peer is fenced.
  *
  * Windows: at load we allocate one page and write a random tag into it; we
  * publish the tag and that page's frame number (window_pfn) and our RAM size
@@ -41,6 +45,8 @@
 #include "fabric.h"
 #include "netlink.h"
 #include "partition.h"
+#include "remote.h"
+#include "xpmem_internal.h"
 #include "xpmem_trace.h"
 #include "chan.h"
 #include "member.h"
@@ -55,6 +61,9 @@ MODULE_PARM_DESC(dead_ms, "Silence after which a peer is fenced, in ms (default 
 unsigned int xpmem_fault_ms = 1000;
 module_param_named(fault_ms, xpmem_fault_ms, uint, 0644);
 MODULE_PARM_DESC(fault_ms, "Deadline of a request to a peer, in ms (default 1000)");
+unsigned int xpmem_inval_ms = 1000;
+module_param_named(inval_ms, xpmem_inval_ms, uint, 0644);
+MODULE_PARM_DESC(inval_ms, "Deadline of a remote invalidation before the peer is fenced, in ms (default 1000)");
 
 /*
  * Fault injection, off (0) unless armed through xpmemctl inject:
@@ -62,18 +71,38 @@ MODULE_PARM_DESC(fault_ms, "Deadline of a request to a peer, in ms (default 1000
  *                   it; disarmed, it finds itself fenced and rejoins.
  *   drop_doorbells  doorbells we would ring are dropped (counted): peers
  *                   must get our messages from their periodic rescan.
+ *   delay_invalidate_ms  our invalidation threads sleep this long before
+ *                   handling each INVALIDATE (a kill lands mid-invalidate).
+ *   stall_fault_service_ms  our fault-service threads sleep this long
+ *                   before serving each request.
+ *   corrupt_next    this many next data messages we post get a payload byte
+ *                   flipped after the checksum: the receiver drops them.
  */
 unsigned int xpmem_inject_stop_heartbeat;
 unsigned int xpmem_inject_drop_doorbells;
+unsigned int xpmem_inject_delay_invalidate_ms;
+unsigned int xpmem_inject_stall_fault_service_ms;
+unsigned int xpmem_inject_corrupt_next;
 static atomic64_t doorbells_dropped;
 
 #define POLL_BUDGET 64		/* messages per channel per poll */
 
-struct peer_thread {
+/* Messages from one peer waiting for one of its service threads. */
+struct msg_queue {
+	spinlock_t lock;
+	struct xp_msg *slot;		/* [cap], cap a power of two */
+	u32 cap, head, tail;		/* free running */
+	wait_queue_head_t wq;
 	struct task_struct *task;
+};
+
+struct peer_thread {
+	struct task_struct *task;	/* the poller */
 	wait_queue_head_t wq;
 	atomic_t kicked;
 	u32 id;
+	struct msg_queue inval;		/* INVALIDATE, PING */
+	struct msg_queue fsvc;		/* GET, FAULT, UNPIN, RELEASE */
 };
 
 static struct {
@@ -88,7 +117,12 @@ static struct {
 	u32 self;
 	struct xp_doorbell db;
 	struct task_struct *rescan;
-	wait_queue_head_t completion_wq;
+	wait_queue_head_t completion_wq;	/* every doorbell */
+	atomic64_t doorbell_gen;		/* counts them, for naps */
+	wait_queue_head_t reply_wq;		/* every delivered reply */
+	struct list_head requests;		/* struct xpmem_request */
+	u32 inflight[XPMEM_FABRIC_MAX_PARTITIONS];
+	bool self_quarantine;		/* our exports wait for our rejoin */
 	struct page *tag_page;
 	u8 tag[XP_TAG_SIZE];
 	int window_of[XPMEM_FABRIC_MAX_PARTITIONS];	/* peer -> window */
@@ -129,6 +163,7 @@ static void part_doorbell(unsigned int vector, void *data)
 	u32 p;
 
 	trace_xpmem_doorbell_received(vector, 0);
+	atomic64_inc(&part.doorbell_gen);
 	wake_up(&part.completion_wq);
 	if (!READ_ONCE(part.joined))
 		return;
@@ -152,16 +187,48 @@ static int member_send(void *ctx, u32 peer, struct xp_msg *msg)
 	return err;
 }
 
+/* Requests waiting on @peer (all peers: U32_MAX) end with -ECONNRESET. */
+static void fail_requests(u32 peer)
+{
+	struct xpmem_request *rq;
+
+	lockdep_assert_held(&part.lock);
+	list_for_each_entry(rq, &part.requests, link)
+		if (!rq->done && (peer == U32_MAX || rq->peer == peer)) {
+			rq->status = -ECONNRESET;
+			WRITE_ONCE(rq->done, true);
+		}
+	wake_up(&part.reply_wq);
+}
+
+/*
+ * Incarnation @epoch of @peer is dead to us: its requests fail, our
+ * mappings of its memory go (and its segments answer SIGBUS), and the pages
+ * it may still map are quarantined until it comes back under a new epoch.
+ */
 static void member_fence(void *ctx, u32 peer, u32 epoch, u32 reason)
 {
-	/* No remote mappings or pins exist yet: nothing else to retire. */
 	pr_info("xpmem: partition %u (epoch %u) fenced: %s\n", peer, epoch,
 		xp_reason_name(reason));
 	part.fence_time_ns[peer] = ktime_get_boottime_ns();
+	fail_requests(peer);
+	xpmem_import_peer_dead(peer);
+	xpmem_export_peer_fenced(peer, epoch);
 	trace_xpmem_fence(peer, epoch, reason);
 	xpmem_netlink_event_fence(peer, epoch, xpmem_netlink_fence_reason(reason),
-				  part.fence_time_ns[peer], 0);
+				  part.fence_time_ns[peer],
+				  xpmem_export_quarantined(peer));
 	wake_up(&part.completion_wq);
+}
+
+/* A new incarnation of @peer dropped the old one's mappings: release. */
+static void member_joined(void *ctx, u32 peer, u32 epoch)
+{
+	u64 pages = xpmem_export_release_quarantine(peer, epoch);
+
+	if (pages)
+		pr_info("xpmem: partition %u rejoined (epoch %u): %llu quarantined pages released\n",
+			peer, epoch, pages);
 }
 
 static void member_self_fence(void *ctx, u32 old_epoch, u32 reason)
@@ -170,9 +237,18 @@ static void member_self_fence(void *ctx, u32 old_epoch, u32 reason)
 
 	pr_warn("xpmem: fenced ourselves (epoch %u): %s; rejoining\n",
 		old_epoch, xp_reason_name(reason));
+	fail_requests(U32_MAX);
 	for (p = 0; p < part.nparts; p++)
 		if (p != part.self)
+			xpmem_import_peer_dead(p);
+	/* Peers may map our pages until they acked our next epoch. */
+	xpmem_export_self_fenced();
+	part.self_quarantine = true;
+	for (p = 0; p < part.nparts; p++)
+		if (p != part.self) {
 			xp_chan_init(&part.chans[p], part.member, p, &part.db);
+			part.chans[p].ping_to_handler = true;
+		}
 	wake_up(&part.completion_wq);
 }
 
@@ -189,14 +265,145 @@ static const struct xp_member_ops part_member_ops = {
 	.send = member_send,
 	.fence = member_fence,
 	.self_fence = member_self_fence,
+	.joined = member_joined,
 	.changed = member_changed,
 };
 
-/* Messages the channel does not handle itself: none are served yet. */
+/* ---- dispatch: queues, replies ---------------------------------------------- */
+
+static u32 queue_room(struct msg_queue *q)
+{
+	return q->cap - (READ_ONCE(q->head) - READ_ONCE(q->tail));
+}
+
+static void queue_push(struct msg_queue *q, const struct xp_msg *m)
+{
+	spin_lock(&q->lock);
+	q->slot[q->head & (q->cap - 1)] = *m;
+	WRITE_ONCE(q->head, q->head + 1);
+	spin_unlock(&q->lock);
+	wake_up(&q->wq);
+}
+
+static bool queue_pop(struct msg_queue *q, struct xp_msg *m)
+{
+	bool got = false;
+
+	spin_lock(&q->lock);
+	if (q->head != q->tail) {
+		*m = q->slot[q->tail & (q->cap - 1)];
+		WRITE_ONCE(q->tail, q->tail + 1);
+		got = true;
+	}
+	spin_unlock(&q->lock);
+	return got;
+}
+
+/* The frames of one FAULT_REPLY message, into the request it continues. */
+static void deliver_fault_reply(struct xpmem_request *rq, u32 peer,
+				const struct xp_fault_reply *f)
+{
+	unsigned int i, k;
+
+	if (f->status) {
+		rq->status = f->status;
+		WRITE_ONCE(rq->done, true);
+		return;
+	}
+	for (i = 0; i < f->count && rq->got < rq->want; i++) {
+		u64 first = xp_run_pfn(f->runs[i]);
+		u32 n = xp_run_pages(f->runs[i]);
+
+		for (k = 0; k < n && rq->got < rq->want; k++) {
+			unsigned long pfn = xpmem_partition_window_pfn(peer, first + k);
+
+			if (!pfn) {	/* a frame outside its window (I4) */
+				rq->status = -EFAULT;
+				WRITE_ONCE(rq->done, true);
+				return;
+			}
+			rq->pfns[rq->got++] = pfn;
+		}
+	}
+	rq->writable = f->flags & XP_FAULTF_WRITE;
+	if ((f->flags & XP_FAULTF_LAST) || rq->got == rq->want)
+		WRITE_ONCE(rq->done, true);
+}
+
+/* A reply goes to the oldest request it answers; nobody waits: dropped. */
+static void deliver_reply(u32 peer, const struct xp_msg *m)
+{
+	struct xpmem_request *rq;
+
+	lockdep_assert_held(&part.lock);
+	list_for_each_entry(rq, &part.requests, link) {
+		if (rq->done || rq->peer != peer || rq->reply_type != m->h.type)
+			continue;
+		if (m->h.type == XP_MSG_GET_REPLY) {
+			if (rq->key != (u64)m->u.get_reply.segid)
+				continue;
+			rq->get = m->u.get_reply;
+			rq->status = m->u.get_reply.status;
+			WRITE_ONCE(rq->done, true);
+		} else {
+			const struct xp_fault_reply *f = &m->u.fault_reply;
+
+			if (rq->key != f->token ||
+			    f->offset != rq->offset + ((u64)rq->got << PAGE_SHIFT))
+				continue;
+			deliver_fault_reply(rq, peer, f);
+		}
+		wake_up(&part.reply_wq);
+		return;
+	}
+	xpmem_count(dropped[XPMEM_DROP_STALE_EPOCH], 1);	/* late: its asker left */
+}
+
+/* Under part.lock, from xp_chan_poll: route one checked message. */
 static void chan_handler(void *ctx, struct xp_chan *ch, const struct xp_msg *m)
 {
-	pr_debug("xpmem: partition %u sent unhandled message type %u\n",
-		 ch->peer, m->h.type);
+	struct peer_thread *pt = &part.peers[ch->peer];
+
+	switch (m->h.type) {
+	case XP_MSG_INVALIDATE:
+		/* Before any later reply is delivered: faults recheck. */
+		xpmem_import_noted(ch->peer, m->u.inval.token);
+		fallthrough;
+	case XP_MSG_PING:
+		queue_push(&pt->inval, m);
+		break;
+	case XP_MSG_GET:
+	case XP_MSG_FAULT:
+	case XP_MSG_UNPIN:
+	case XP_MSG_RELEASE:
+		queue_push(&pt->fsvc, m);
+		break;
+	case XP_MSG_GET_REPLY:
+	case XP_MSG_FAULT_REPLY:
+		deliver_reply(ch->peer, m);
+		break;
+	default:		/* PONG, INVALIDATE_DONE: not used by this module */
+		xpmem_count(dropped[XPMEM_DROP_MALFORMED], 1);
+	}
+}
+
+/* Rejections the channel counted, as the module's drop counters. */
+static void count_drops(const struct xp_msg_stats *before,
+			const struct xp_msg_stats *after)
+{
+	u64 stale = 0, bad = 0;
+	unsigned int r;
+
+	for (r = XP_REJ_TYPE; r < XP_REJ_NR; r++) {
+		u64 d = after->rejected[r] - before->rejected[r];
+
+		if (r == XP_REJ_SRC_EPOCH || r == XP_REJ_DST_EPOCH || r == XP_REJ_SEQ)
+			stale += d;
+		else
+			bad += d;
+	}
+	xpmem_count(dropped[XPMEM_DROP_STALE_EPOCH], stale);
+	xpmem_count(dropped[XPMEM_DROP_MALFORMED], bad);
 }
 
 /* ---- attach, join, poll ---------------------------------------------------- */
@@ -231,11 +438,45 @@ static void identify_window(u32 peer)
 }
 
 static int peer_thread(void *data);
+static int inval_thread(void *data);
+static int fsvc_thread(void *data);
 
-/* One thread per peer slot of the region, each woken by that peer's doorbell. */
+static int queue_start(struct msg_queue *q, int (*fn)(void *), void *data,
+		       const char *what, u32 p)
+{
+	struct task_struct *task;
+
+	q->cap = part.region.l.ring_slots;
+	q->slot = kvcalloc(q->cap, sizeof(*q->slot), GFP_KERNEL);
+	if (!q->slot)
+		return -ENOMEM;
+	task = kthread_run(fn, data, "xpmem-%s/%u", what, p);
+	if (IS_ERR(task)) {
+		kvfree(q->slot);
+		q->slot = NULL;
+		return PTR_ERR(task);
+	}
+	q->task = task;
+	return 0;
+}
+
+static void queue_stop(struct msg_queue *q)
+{
+	if (q->task)
+		kthread_stop(q->task);
+	q->task = NULL;
+	kvfree(q->slot);
+	q->slot = NULL;
+}
+
+/*
+ * Per peer slot of the region: the poller woken by that peer's doorbell and
+ * its invalidation and fault-service threads.  Started once, at attach.
+ */
 static int start_peer_threads(void)
 {
 	struct task_struct *task;
+	int err;
 	u32 p;
 
 	for (p = 0; p < part.nparts; p++) {
@@ -243,6 +484,11 @@ static int start_peer_threads(void)
 
 		if (p == part.self || pt->task)
 			continue;
+		err = queue_start(&pt->inval, inval_thread, pt, "inval", p);
+		if (!err)
+			err = queue_start(&pt->fsvc, fsvc_thread, pt, "fsvc", p);
+		if (err)
+			return err;
 		task = kthread_run(peer_thread, pt, "xpmem-peer/%u", p);
 		if (IS_ERR(task))
 			return PTR_ERR(task);
@@ -284,8 +530,10 @@ static int part_attach(void)
 	if (err)
 		return err;
 	for (p = 0; p < part.nparts; p++)
-		if (p != part.self)
+		if (p != part.self) {
 			xp_chan_init(&part.chans[p], part.member, p, &part.db);
+			part.chans[p].ping_to_handler = true;
+		}
 	err = start_peer_threads();
 	if (err)
 		return err;
@@ -297,12 +545,38 @@ static int part_attach(void)
 
 static void poll_peer(u32 p, u64 now)
 {
+	struct peer_thread *pt = &part.peers[p];
+	struct xp_msg_stats before;
+	u32 budget;
+
 	lockdep_assert_held(&part.lock);
 	if (p == part.self || p >= part.nparts)
 		return;
-	xp_chan_poll(&part.chans[p], now, POLL_BUDGET, chan_handler, NULL);
+	/* No more than the service queues can take: the rest waits in the ring. */
+	budget = min3((u32)POLL_BUDGET, queue_room(&pt->inval), queue_room(&pt->fsvc));
+	before = part.chans[p].stats;
+	if (budget && xp_chan_poll(&part.chans[p], now, budget, chan_handler, NULL) == budget)
+		kick(pt);	/* more may be waiting */
+	count_drops(&before, &part.chans[p].stats);
 	if (xp_member_peer_live(part.member, p))
 		identify_window(p);
+}
+
+/*
+ * We are UP again after fencing ourselves: every live peer acknowledged our
+ * new epoch, so none maps pages through our old one any more.
+ */
+static void release_self_quarantine(void)
+{
+	static u32 live[XPMEM_FABRIC_MAX_PARTITIONS];	/* under part.lock */
+	u32 p;
+
+	lockdep_assert_held(&part.lock);
+	for (p = 0; p < part.nparts; p++)
+		live[p] = p != part.self && xp_member_peer_live(part.member, p) ?
+			  xp_member_peer_epoch(part.member, p) : 0;
+	xpmem_export_release_self(live, part.nparts);
+	part.self_quarantine = false;
 }
 
 /* One rescan: attach/join when possible, tick, poll every channel. */
@@ -332,6 +606,8 @@ static void rescan_once(void)
 	xp_member_tick(part.member, now);
 	for (p = 0; p < part.nparts; p++)
 		poll_peer(p, now);
+	if (part.self_quarantine && part.member->state == XP_UP)
+		release_self_quarantine();
 	mutex_unlock(&part.lock);
 }
 
@@ -363,6 +639,67 @@ static int peer_thread(void *data)
 	return 0;
 }
 
+/* An injected delay: bounded, and cut short when the module unloads. */
+static void inject_sleep(unsigned int ms)
+{
+	unsigned long until = jiffies + msecs_to_jiffies(ms);
+
+	while (ms && time_before(jiffies, until) && !kthread_should_stop())
+		schedule_timeout_interruptible(min_t(long, until - jiffies, HZ / 10) ?: 1);
+}
+
+/* Complete @m for the incarnation of its sender that asked. */
+static void complete_request(u32 peer, const struct xp_msg *m)
+{
+	mutex_lock(&part.lock);
+	if (part.joined && xp_member_peer_epoch(part.member, peer) == m->h.src_epoch)
+		xp_chan_complete(&part.chans[peer], m->h.seq);
+	mutex_unlock(&part.lock);
+}
+
+/* A service thread's loop: take messages from @q, @serve each in order. */
+static void serve_queue(struct peer_thread *pt, struct msg_queue *q,
+			void (*serve)(struct peer_thread *, const struct xp_msg *))
+{
+	struct xp_msg m;
+
+	while (!kthread_should_stop()) {
+		wait_event_interruptible_timeout(q->wq, READ_ONCE(q->head) != READ_ONCE(q->tail) ||
+						 kthread_should_stop(), HZ);
+		while (!kthread_should_stop() && queue_pop(q, &m)) {
+			serve(pt, &m);
+			kick(pt);	/* room again: the poller may take more */
+		}
+	}
+}
+
+static void serve_invalidation(struct peer_thread *pt, const struct xp_msg *m)
+{
+	if (m->h.type == XP_MSG_INVALIDATE) {
+		inject_sleep(READ_ONCE(xpmem_inject_delay_invalidate_ms));
+		xpmem_import_invalidate(pt->id, m);
+	}
+	complete_request(pt->id, m);
+}
+
+static void serve_fault(struct peer_thread *pt, const struct xp_msg *m)
+{
+	inject_sleep(READ_ONCE(xpmem_inject_stall_fault_service_ms));
+	xpmem_export_serve(pt->id, m);
+}
+
+static int inval_thread(void *data)
+{
+	serve_queue(data, &((struct peer_thread *)data)->inval, serve_invalidation);
+	return 0;
+}
+
+static int fsvc_thread(void *data)
+{
+	serve_queue(data, &((struct peer_thread *)data)->fsvc, serve_fault);
+	return 0;
+}
+
 /* ---- what the rest of the module asks ------------------------------------- */
 
 u32 xpmem_partition_count(void)
@@ -373,6 +710,21 @@ u32 xpmem_partition_count(void)
 int xpmem_partition_self(void)
 {
 	return READ_ONCE(part.joined) ? (int)part.self : -ENODEV;
+}
+
+u32 xpmem_partition_self_epoch(void)
+{
+	u32 epoch;
+
+	mutex_lock(&part.lock);
+	epoch = part.joined ? part.member->epoch : 0;
+	mutex_unlock(&part.lock);
+	return epoch;
+}
+
+u64 xpmem_partition_doorbells_dropped(void)
+{
+	return atomic64_read(&doorbells_dropped);
 }
 
 int xpmem_partition_info(u32 id, struct xpmem_partition_info *out)
@@ -400,6 +752,8 @@ int xpmem_partition_info(u32 id, struct xpmem_partition_info *out)
 		out->fence_time_ns = part.fence_time_ns[id];
 		out->window = part.window_of[id];
 	}
+	out->inflight = part.inflight[id];
+	out->quarantined = xpmem_export_quarantined(id);
 	mutex_unlock(&part.lock);
 	return 0;
 }
@@ -414,109 +768,186 @@ const char *xpmem_partition_reason_name(u32 reason)
 	return xp_reason_name(reason);
 }
 
-static void wait_idle(void *ctx)
+u32 xpmem_partition_live_epoch(u32 peer)
 {
-	wait_event_interruptible_timeout(part.completion_wq, false,
-					 msecs_to_jiffies(1));
+	u32 epoch = 0;
+
+	mutex_lock(&part.lock);
+	if (part.joined && peer < part.nparts && peer != part.self &&
+	    xp_member_peer_live(part.member, peer))
+		epoch = xp_member_peer_epoch(part.member, peer);
+	mutex_unlock(&part.lock);
+	return epoch;
+}
+
+unsigned long xpmem_partition_window_pfn(u32 peer, u64 owner_pfn)
+{
+	struct xpmem_fabric_window w;
+	int win;
+
+	if (peer >= XPMEM_FABRIC_MAX_PARTITIONS)
+		return 0;
+	win = READ_ONCE(part.window_of[peer]);
+	if (win < 0 || xpmem_fabric_window(win, &w))
+		return 0;
+	if (owner_pfn >= w.size >> PAGE_SHIFT)
+		return 0;
+	return PHYS_PFN(w.phys) + owner_pfn;
+}
+
+u64 xpmem_partition_gen(void)
+{
+	return atomic64_read(&part.doorbell_gen);
+}
+
+void xpmem_partition_nap(u64 gen, u64 ns)
+{
+	/* Uninterruptible: a pending signal must not turn a wait into a spin. */
+	wait_event_hrtimeout(part.completion_wq,
+			     atomic64_read(&part.doorbell_gen) != gen,
+			     ns_to_ktime(ns));
+}
+
+int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
+			 u64 deadline_ns)
+{
+	struct xp_chan *ch;
+	u64 gen;
+	int err;
+
+	for (;;) {
+		gen = xpmem_partition_gen();
+		mutex_lock(&part.lock);
+		if (!part.joined) {
+			err = -ENODEV;
+		} else if (peer >= part.nparts || peer == part.self) {
+			err = -EINVAL;
+		} else {
+			ch = &part.chans[peer];
+			if (READ_ONCE(xpmem_inject_corrupt_next)) {
+				WRITE_ONCE(xpmem_inject_corrupt_next,
+					   xpmem_inject_corrupt_next - 1);
+				ch->corrupt_next = 1;
+			}
+			err = xp_chan_send(ch, msg, type, ktime_get_ns());
+			ch->corrupt_next = 0;
+		}
+		mutex_unlock(&part.lock);
+		if (err != -EAGAIN)
+			return err;
+		/* Ring full: the peer is draining it; its doorbell wakes us. */
+		if (ktime_get_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		xpmem_partition_nap(gen, 200 * NSEC_PER_USEC);
+	}
+}
+
+bool xpmem_partition_done(u32 peer, u64 seq)
+{
+	bool done = false;
+
+	mutex_lock(&part.lock);
+	if (part.joined && peer < part.nparts && peer != part.self)
+		done = xp_chan_done(&part.chans[peer], seq);
+	mutex_unlock(&part.lock);
+	return done;
+}
+
+void xpmem_partition_fence(u32 peer, u32 reason)
+{
+	mutex_lock(&part.lock);
+	if (part.joined && peer < part.nparts && peer != part.self)
+		xp_member_fence(part.member, peer, reason, ktime_get_ns());
+	mutex_unlock(&part.lock);
+}
+
+int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
+			 u32 type, u64 resend_ns, u64 deadline_ns)
+{
+	u64 now, until;
+	int err;
+
+	rq->done = false;
+	rq->status = 0;
+	rq->got = 0;
+	mutex_lock(&part.lock);
+	if (!part.joined || rq->peer >= part.nparts) {
+		mutex_unlock(&part.lock);
+		return part.joined ? -EINVAL : -ENODEV;
+	}
+	list_add_tail(&rq->link, &part.requests);
+	part.inflight[rq->peer]++;
+	mutex_unlock(&part.lock);
+
+	for (;;) {
+		err = xpmem_partition_post(rq->peer, msg, type, deadline_ns);
+		if (err)
+			break;
+		now = ktime_get_ns();
+		until = min(now + resend_ns, deadline_ns);
+		if (until > now)
+			wait_event_killable_timeout(part.reply_wq, READ_ONCE(rq->done),
+						    nsecs_to_jiffies(until - now) + 1);
+		if (READ_ONCE(rq->done))
+			break;
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		if (ktime_get_ns() >= deadline_ns) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		/* No reply yet: the request or its doorbell may be lost. */
+	}
+
+	mutex_lock(&part.lock);
+	list_del(&rq->link);
+	part.inflight[rq->peer]--;
+	if (rq->done && rq->status == -ECONNRESET)
+		err = -ECONNRESET;	/* fenced meanwhile (fail_requests) */
+	else if (rq->done)
+		err = 0;
+	mutex_unlock(&part.lock);
+	if (err == -ETIMEDOUT) {
+		trace_xpmem_timeout(rq->peer, type, 0);
+		xpmem_count(timeouts, 1);
+	}
+	return err;
 }
 
 int xpmem_partition_ping(u32 peer, u64 *rtt_ns)
 {
 	struct xp_msg msg = { };
-	u64 t0 = ktime_get_ns(), seq;
+	u64 t0 = ktime_get_ns(), deadline, gen;
 	int err;
 
+	deadline = t0 + ms_to_ns(READ_ONCE(xpmem_fault_ms));
 	mutex_lock(&part.lock);
 	if (!part.joined || peer >= part.nparts || peer == part.self) {
 		mutex_unlock(&part.lock);
 		return part.joined ? -EINVAL : -ENODEV;
 	}
 	err = xp_chan_send(&part.chans[peer], &msg, XP_MSG_PING, t0);
-	seq = msg.h.seq;
 	mutex_unlock(&part.lock);
 	if (err)
 		return err;
 
-	err = xp_chan_wait(&part.chans[peer], seq,
-			   t0 + ms_to_ns(READ_ONCE(xpmem_fault_ms)), wait_idle, NULL);
-	if (!err)
-		*rtt_ns = ktime_get_ns() - t0;
-	else if (err == -ETIMEDOUT)
-		trace_xpmem_timeout(peer, XP_MSG_PING, ktime_get_ns() - t0);
-	return err;
-}
-
-/* ---- /sys/kernel/xpmem: the lab's and the tests' view ---------------------- */
-
-static struct kobject *part_kobj;
-static DEFINE_MUTEX(ping_lock);		/* the last ping's result */
-static char ping_result[64] = "none\n";
-
-/* One line per partition slot in use: id state epoch hb_age_ms reason window. */
-static ssize_t partitions_show(struct kobject *k, struct kobj_attribute *a,
-			       char *buf)
-{
-	struct xpmem_partition_info info;
-	ssize_t n = 0;
-	u32 p;
-
-	for (p = 0; p < xpmem_partition_count(); p++) {
-		if (xpmem_partition_info(p, &info) || !info.epoch)
-			continue;
-		n += sysfs_emit_at(buf, n, "%u %s %u %llu %s %d\n", info.id,
-				   xp_state_name(info.state), info.epoch,
-				   info.hb_age_ns / NSEC_PER_MSEC,
-				   xp_reason_name(info.reason), info.window);
+	for (;;) {
+		gen = xpmem_partition_gen();
+		if (xpmem_partition_done(peer, msg.h.seq)) {
+			*rtt_ns = ktime_get_ns() - t0;
+			return 0;
+		}
+		if (!xpmem_partition_live_epoch(peer))
+			return -ECONNRESET;
+		if (ktime_get_ns() >= deadline) {
+			trace_xpmem_timeout(peer, XP_MSG_PING, ktime_get_ns() - t0);
+			return -ETIMEDOUT;
+		}
+		xpmem_partition_nap(gen, NSEC_PER_MSEC);
 	}
-	return n;
 }
-static struct kobj_attribute partitions_attr = __ATTR_RO(partitions);
-
-static ssize_t ping_show(struct kobject *k, struct kobj_attribute *a, char *buf)
-{
-	ssize_t n;
-
-	mutex_lock(&ping_lock);
-	n = sysfs_emit(buf, "%s", ping_result);
-	mutex_unlock(&ping_lock);
-	return n;
-}
-
-/* Writing a peer id PINGs it; the write fails with the round trip's error. */
-static ssize_t ping_store(struct kobject *k, struct kobj_attribute *a,
-			  const char *buf, size_t count)
-{
-	u64 rtt = 0;
-	u32 peer;
-	int err;
-
-	if (kstrtou32(buf, 0, &peer))
-		return -EINVAL;
-	err = xpmem_partition_ping(peer, &rtt);
-	mutex_lock(&ping_lock);
-	if (err)
-		snprintf(ping_result, sizeof(ping_result), "peer %u error %d\n", peer, err);
-	else
-		snprintf(ping_result, sizeof(ping_result), "peer %u rtt_ns %llu\n", peer, rtt);
-	mutex_unlock(&ping_lock);
-	return err ? err : count;
-}
-static struct kobj_attribute ping_attr = __ATTR(ping, 0600, ping_show, ping_store);
-
-static ssize_t doorbells_dropped_show(struct kobject *k,
-				      struct kobj_attribute *a, char *buf)
-{
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&doorbells_dropped));
-}
-static struct kobj_attribute doorbells_dropped_attr = __ATTR_RO(doorbells_dropped);
-
-static struct attribute *part_attrs[] = {
-	&partitions_attr.attr,
-	&ping_attr.attr,
-	&doorbells_dropped_attr.attr,
-	NULL,
-};
-static const struct attribute_group part_attr_group = { .attrs = part_attrs };
 
 /* ---- start and stop --------------------------------------------------------- */
 
@@ -528,9 +959,23 @@ static void stop_threads(void)
 	if (part.rescan)
 		kthread_stop(part.rescan);
 	part.rescan = NULL;
-	for (p = 0; part.peers && p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
+	for (p = 0; part.peers && p < XPMEM_FABRIC_MAX_PARTITIONS; p++) {
 		if (part.peers[p].task)
 			kthread_stop(part.peers[p].task);
+		part.peers[p].task = NULL;
+		queue_stop(&part.peers[p].inval);
+		queue_stop(&part.peers[p].fsvc);
+	}
+}
+
+static void peer_init(struct peer_thread *pt, u32 p)
+{
+	pt->id = p;
+	init_waitqueue_head(&pt->wq);
+	spin_lock_init(&pt->inval.lock);
+	init_waitqueue_head(&pt->inval.wq);
+	spin_lock_init(&pt->fsvc.lock);
+	init_waitqueue_head(&pt->fsvc.wq);
 }
 
 int xpmem_partition_init(void)
@@ -540,6 +985,8 @@ int xpmem_partition_init(void)
 
 	mutex_init(&part.lock);
 	init_waitqueue_head(&part.completion_wq);
+	init_waitqueue_head(&part.reply_wq);
+	INIT_LIST_HEAD(&part.requests);
 	for (p = 0; p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
 		part.window_of[p] = -1;
 	if (!xpmem_fabric_present())
@@ -559,16 +1006,11 @@ int xpmem_partition_init(void)
 		goto err_free;
 	part.db.ops = &part_doorbell_ops;
 
-	for (p = 0; p < XPMEM_FABRIC_MAX_PARTITIONS; p++) {
-		part.peers[p].id = p;
-		init_waitqueue_head(&part.peers[p].wq);
-	}
-	part_kobj = kobject_create_and_add("xpmem", kernel_kobj);
-	if (!part_kobj)
-		goto err_free;
-	err = sysfs_create_group(part_kobj, &part_attr_group);
+	for (p = 0; p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
+		peer_init(&part.peers[p], p);
+	err = xpmem_partition_sysfs_init();
 	if (err)
-		goto err_put_kobj;
+		goto err_free;
 	xpmem_fabric_set_doorbell_handler(part_doorbell, NULL);
 	part.rescan = kthread_run(rescan_thread, NULL, "xpmem-rescan");
 	if (IS_ERR(part.rescan)) {
@@ -580,9 +1022,7 @@ int xpmem_partition_init(void)
 
 err_handler:
 	xpmem_fabric_set_doorbell_handler(NULL, NULL);
-	sysfs_remove_group(part_kobj, &part_attr_group);
-err_put_kobj:
-	kobject_put(part_kobj);
+	xpmem_partition_sysfs_exit();
 err_free:
 	kfree(part.peers);
 	kvfree(part.chans);
@@ -596,10 +1036,11 @@ void xpmem_partition_exit(void)
 {
 	if (!part.tag_page)
 		return;
-	sysfs_remove_group(part_kobj, &part_attr_group);
-	kobject_put(part_kobj);
+	xpmem_partition_sysfs_exit();
 	xpmem_fabric_set_doorbell_handler(NULL, NULL);
 	stop_threads();
+	/* No thread serves peers any more: what they still hold goes now. */
+	xpmem_export_exit();
 	kfree(part.peers);
 	kvfree(part.chans);
 	kvfree(part.member);

@@ -1,13 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * partition.h - this kernel as one partition of a fabric: membership with
- * its peers over the transport, and the request round trip later work
- * builds on.  Without a fabric, every function here reports "no fabric".
+ * its peers over the transport, and the messages the cross-partition
+ * segment code (export.c, import.c) exchanges through it.  Without a
+ * fabric, every function here reports "no fabric".
+ *
+ * Threads, per peer P (DESIGN.md §5.4.6, invariant I6):
+ *   xpmem-peer/P   woken by P's doorbell: polls P's ring under the fabric
+ *                  mutex and dispatches: replies to the waiting requester,
+ *                  INVALIDATE (and PING) to the invalidation thread, GET,
+ *                  FAULT, UNPIN, RELEASE to the fault-service thread.
+ *   xpmem-inval/P  P's invalidations of our attachments, in ring order; it
+ *                  takes attacher-side locks only and never waits for a peer.
+ *   xpmem-fsvc/P   P's requests on our segments; takes our exporters' mmap
+ *                  locks.
+ * Nothing allocates memory under the fabric mutex: reclaim may enter an
+ * exporter's invalidation, which takes it to post INVALIDATE.
  */
 #ifndef XPMEM_PARTITION_H
 #define XPMEM_PARTITION_H
 
+#include <linux/list.h>
 #include <linux/types.h>
+
+#include "msg.h"
 
 struct xpmem_partition_info {
 	u32 id;
@@ -17,11 +33,16 @@ struct xpmem_partition_info {
 	u64 hb_age_ns;
 	u64 fence_time_ns;	/* CLOCK_BOOTTIME of its last fence; 0: never */
 	int window;		/* index of its peer window here, -1 if unknown */
+	u32 inflight;		/* our requests awaiting its reply */
+	u64 quarantined;	/* pages we hold back for it */
 };
 
 /* Deadlines (module parameters, tunables) and fault-injection points. */
-extern unsigned int xpmem_hb_ms, xpmem_dead_ms, xpmem_fault_ms;
+extern unsigned int xpmem_hb_ms, xpmem_dead_ms, xpmem_fault_ms, xpmem_inval_ms;
 extern unsigned int xpmem_inject_stop_heartbeat, xpmem_inject_drop_doorbells;
+extern unsigned int xpmem_inject_delay_invalidate_ms;
+extern unsigned int xpmem_inject_stall_fault_service_ms;
+extern unsigned int xpmem_inject_corrupt_next;
 
 int xpmem_partition_init(void);
 void xpmem_partition_exit(void);
@@ -30,10 +51,69 @@ void xpmem_partition_exit(void);
 u32 xpmem_partition_count(void);
 /* Our own id, or -ENODEV without a fabric. */
 int xpmem_partition_self(void);
+/* Our current epoch (0: not joined). */
+u32 xpmem_partition_self_epoch(void);
 int xpmem_partition_info(u32 id, struct xpmem_partition_info *out);
 const char *xpmem_partition_state_name(u32 state);
 const char *xpmem_partition_reason_name(u32 reason);
 /* PING @peer and wait for its completion, bounded by fault_ms. */
 int xpmem_partition_ping(u32 peer, u64 *rtt_ns);
+u64 xpmem_partition_doorbells_dropped(void);
+int xpmem_partition_sysfs_init(void);
+void xpmem_partition_sysfs_exit(void);
+
+/* @peer's current epoch if we see it live (JOINING, UP, SUSPECT), else 0. */
+u32 xpmem_partition_live_epoch(u32 peer);
+/*
+ * Seal @msg (payload filled in) as @type to @peer and post it; a full ring
+ * is retried until @deadline_ns.  0 with the seq in msg->h.seq, -ESRCH
+ * (peer not live), -ETIMEDOUT, -ENODEV (no fabric).
+ */
+int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
+			 u64 deadline_ns);
+/* 1: @peer completed our request @seq (its completion word). */
+bool xpmem_partition_done(u32 peer, u64 seq);
+/*
+ * Doorbells counted so far, and a sleep until the count moves past @gen or
+ * @ns pass: read the count, check what you wait for, then nap.
+ */
+u64 xpmem_partition_gen(void);
+void xpmem_partition_nap(u64 gen, u64 ns);
+/* Fence @peer's current incarnation (reason enum xp_reason). */
+void xpmem_partition_fence(u32 peer, u32 reason);
+/*
+ * Local frame number through which @owner_pfn of @peer's RAM is reached
+ * (its peer window), or 0 when we have no window showing that frame.
+ */
+unsigned long xpmem_partition_window_pfn(u32 peer, u64 owner_pfn);
+
+/*
+ * A request with a reply message (GET, FAULT).  The reply is matched by
+ * peer, reply type and key (GET: segid; FAULT: token, and for FAULT_REPLY
+ * the offset it continues at).
+ */
+struct xpmem_request {
+	struct list_head link;
+	u32 peer;
+	u32 reply_type;		/* XP_MSG_GET_REPLY or XP_MSG_FAULT_REPLY */
+	u64 key;
+	/* FAULT: pages asked from offset, pages got, their local frames */
+	u64 offset;
+	u32 want, got;
+	unsigned long *pfns;
+	bool writable;
+	/* result */
+	bool done;
+	int status;		/* 0 or -errno once done */
+	struct xp_get_reply get;
+};
+/*
+ * Post @msg as @type for @rq, re-post it every @resend_ns while no reply
+ * came, wait for the reply until @deadline_ns.  0 (rq->status holds the
+ * peer's answer), -ETIMEDOUT, -ECONNRESET (peer fenced), -EINTR (fatal
+ * signal), -ESRCH, -ENODEV.
+ */
+int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
+			 u32 type, u64 resend_ns, u64 deadline_ns);
 
 #endif /* XPMEM_PARTITION_H */

@@ -14,6 +14,8 @@
 #include <linux/cred.h>
 #include <linux/slab.h>
 
+#include "partition.h"
+#include "remote.h"
 #include "xpmem_internal.h"
 
 static bool may_access(struct xpmem_segment *seg, bool rdonly)
@@ -33,6 +35,14 @@ static bool may_access(struct xpmem_segment *seg, bool rdonly)
 	return ns_capable(seg->user_ns, CAP_IPC_OWNER);
 }
 
+/* A segid made by another partition of our fabric. */
+static bool is_remote(s64 segid)
+{
+	int self = xpmem_partition_self();
+
+	return self >= 0 && XPMEM_SEGID_PARTITION(segid) != (u64)self;
+}
+
 int xpmem_cmd_get(struct xpmem_ctx *ctx, struct xpmem_cmd_get *cmd)
 {
 	struct xpmem_segment *seg;
@@ -48,6 +58,13 @@ int xpmem_cmd_get(struct xpmem_ctx *ctx, struct xpmem_cmd_get *cmd)
 		return -EINVAL;
 	rdonly = cmd->flags == XPMEM_IOC_RDONLY;
 
+	if (is_remote(cmd->segid)) {
+		/* The owner's partition checks the access and answers. */
+		err = xpmem_import_get(cmd->segid, rdonly, &seg);
+		if (err)
+			return err;
+		goto make_permit;
+	}
 	seg = xpmem_segment_lookup(cmd->segid);
 	if (!seg)
 		return -ENOENT;
@@ -59,6 +76,7 @@ int xpmem_cmd_get(struct xpmem_ctx *ctx, struct xpmem_cmd_get *cmd)
 		err = -EACCES;
 		goto err_put_seg;
 	}
+make_permit:
 
 	permit = kzalloc(sizeof(*permit), GFP_KERNEL);
 	if (!permit) {

@@ -16,16 +16,20 @@
 #include <linux/slab.h>
 #include <linux/user_namespace.h>
 
+#include "remote.h"
 #include "xpmem_internal.h"
 
 static void segment_free(struct kref *ref)
 {
 	struct xpmem_segment *seg = container_of(ref, struct xpmem_segment, ref);
 
+	if (seg->remote)
+		xpmem_import_free(seg);
 	iput(seg->inode);
 	put_user_ns(seg->user_ns);
 	put_pid(seg->owner_pid);
-	mmdrop(seg->mm);
+	if (seg->mm)
+		mmdrop(seg->mm);
 	kfree_rcu(seg, rcu);
 }
 
@@ -36,6 +40,8 @@ void xpmem_segment_put(struct xpmem_segment *seg)
 
 bool xpmem_segment_owner_alive(struct xpmem_segment *seg)
 {
+	if (seg->remote)
+		return xpmem_import_alive(seg);
 	return atomic_read(&seg->mm->mm_users) > 0;
 }
 
@@ -76,6 +82,7 @@ int xpmem_cmd_make(struct xpmem_ctx *ctx, struct xpmem_cmd_make *cmd)
 	kref_init(&seg->ref);
 	init_rwsem(&seg->life);
 	mutex_init(&seg->lock);
+	INIT_LIST_HEAD(&seg->exports);
 	seg->start = start;
 	seg->end = end;
 	seg->mode = (umode_t)cmd->permit_value;
@@ -140,6 +147,8 @@ void xpmem_segment_remove(struct xpmem_segment *seg)
 	up_write(&seg->life);
 
 	xpmem_zap_attachers(seg, seg->start, seg->end);
+	/* Other partitions drop it too, while the notifier still guards it. */
+	xpmem_export_segment_gone(seg);
 	mmu_interval_notifier_remove(&seg->notifier);
 
 	xpmem_count(segments, -1);

@@ -70,6 +70,12 @@ struct xpmem_segment {
 	bool dead;			/* under life; faults answer SIGBUS */
 	struct mutex lock;		/* notifier sequence vs PFN insertion */
 	struct rcu_head rcu;		/* lookups run under RCU */
+
+	/* Other partitions' use of it (export.c), under export_lock. */
+	struct list_head exports;
+	bool exports_closed;		/* removed: no new exports */
+	/* A proxy for another partition's segment (import.c): no mm. */
+	struct xpmem_import *remote;
 };
 
 struct xpmem_permit {
@@ -136,6 +142,9 @@ int xpmem_undo_attach(u64 vaddr, u64 size);
 extern const struct vm_operations_struct xpmem_vm_ops;
 extern unsigned int xpmem_fault_window;
 int xpmem_fault_window_set(unsigned int pages);
+bool xpmem_fault_prepare_ptes(struct vm_fault *vmf, unsigned long start,
+			      unsigned long end);
+vm_fault_t xpmem_fault_errno(int err);
 
 /* device.c */
 int xpmem_device_init(void);

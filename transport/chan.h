@@ -41,6 +41,14 @@ struct xp_chan {
 	u64 completed;			/* last seq written to comp_out */
 	struct xp_msg_stats stats;	/* what we received */
 	u64 ring_errors;		/* corrupt indexes seen (peer fenced) */
+	/*
+	 * PING goes to the handler instead of being completed at once: a user
+	 * that completes other requests later (from a queue) completes PINGs
+	 * in the same order, since the completion word is cumulative.
+	 */
+	bool ping_to_handler;
+	/* Fault injection: flip a payload byte of this many next sends. */
+	u32 corrupt_next;
 };
 
 /* Handler for messages the channel does not handle itself. */
@@ -59,7 +67,8 @@ int xp_chan_send(struct xp_chan *ch, struct xp_msg *msg, u32 type, u64 now);
 /*
  * Receive up to @budget messages: each is copied out, checked
  * (xp_member_check; rejects counted in ch->stats), then JOIN/JOIN_ACK go
- * to the member, PING is completed, anything else goes to @h.  Returns how
+ * to the member, PING is completed (unless ping_to_handler), anything else
+ * goes to @h.  Returns how
  * many were received (accepted or not), or -EPROTO (peer fenced).
  */
 int xp_chan_poll(struct xp_chan *ch, u64 now, u32 budget, xp_chan_handler h,

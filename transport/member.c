@@ -357,10 +357,13 @@ int xp_member_input(struct xp_member *m, u64 now, const struct xp_msg *msg)
 		m->stats.stale_msgs++;
 		return 1;
 	}
-	if (msg->h.src_epoch != v->epoch)
+	if (msg->h.src_epoch != v->epoch) {
 		new_incarnation(m, p, msg->h.src_epoch, XP_JOINING,
 				xp_read_once(xp_region_part(m->r, p)->heartbeat),
 				now);
+		if (m->ops->joined)
+			m->ops->joined(m->ctx, p, msg->h.src_epoch);
+	}
 	/* The old incarnation's mappings are gone (fence returned): ack. */
 	send_ack(m, p);
 	return 1;

@@ -61,6 +61,12 @@ struct xp_member_ops {
 	 * rejoins under a new epoch when this returns.
 	 */
 	void (*self_fence)(void *ctx, u32 old_epoch, u32 reason);
+	/*
+	 * Optional: incarnation @epoch of @peer joined and is about to be
+	 * acknowledged; its older incarnations dropped every mapping they had
+	 * (what was quarantined for them may be released).
+	 */
+	void (*joined)(void *ctx, u32 peer, u32 epoch);
 	/* Optional: a peer's state changed in our view. */
 	void (*changed)(void *ctx, u32 peer, u32 old_state, u32 new_state);
 };

@@ -15,7 +15,7 @@
 XP_BUILD_BUG_ON(sizeof(struct xp_msg_hdr) != XP_MSG_HDR_SIZE);
 XP_BUILD_BUG_ON(sizeof(struct xp_msg) != XP_SLOT_SIZE);
 XP_BUILD_BUG_ON(sizeof(struct xp_fault_reply) >
-		XP_FAULT_REPLY_FIXED + 8 * XP_FAULT_REPLY_PFNS);
+		XP_FAULT_REPLY_FIXED + 8 * XP_FAULT_REPLY_RUNS);
 
 #define PFN_LIMIT	(1ull << 52)	/* frames of a 64-bit physical space */
 #define MAX_ERRNO	4095
@@ -40,7 +40,7 @@ u32 xp_msg_payload_len(u32 type, u32 count)
 	if (type == 0 || type >= XP_MSG_TYPE_NR)
 		return 0;
 	if (type == XP_MSG_FAULT_REPLY) {
-		if (count > XP_FAULT_REPLY_PFNS)
+		if (count > XP_FAULT_REPLY_RUNS)
 			return 0;
 		return XP_FAULT_REPLY_FIXED + 8 * count;
 	}
@@ -115,6 +115,7 @@ static int check_status(s32 status)
 static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 {
 	unsigned int i;
+	u64 pages;
 	int r;
 
 	switch (m->h.type) {
@@ -171,7 +172,7 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 
 		if (m->h.len != xp_msg_payload_len(XP_MSG_FAULT_REPLY, f->count))
 			return XP_REJ_COUNT;
-		if (f->flags & ~XP_FAULTF_WRITE)
+		if (f->flags & ~(XP_FAULTF_WRITE | XP_FAULTF_LAST))
 			return XP_REJ_FLAGS;
 		if (check_status(f->status))
 			return XP_REJ_VALUE;
@@ -179,11 +180,16 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 			return XP_REJ_COUNT;
 		if (f->offset & (XP_PAGE_SIZE - 1))
 			return XP_REJ_ALIGN;
-		if (f->offset + ((u64)f->count << XP_PAGE_SHIFT) < f->offset)
-			return XP_REJ_RANGE;
-		for (i = 0; i < f->count; i++)
-			if (f->pfns[i] >= PFN_LIMIT)
+		for (i = 0, pages = 0; i < f->count; i++) {
+			if (xp_run_pfn(f->runs[i]) + xp_run_pages(f->runs[i]) > PFN_LIMIT)
 				return XP_REJ_VALUE;
+			pages += xp_run_pages(f->runs[i]);
+		}
+		/* No more than one FAULT may ask for, and no wrap. */
+		if (pages > XP_FAULT_MAX_PAGES)
+			return XP_REJ_COUNT;
+		if (f->offset + (pages << XP_PAGE_SHIFT) < f->offset)
+			return XP_REJ_RANGE;
 		return XP_REJ_OK;
 	}
 	case XP_MSG_INVALIDATE:
@@ -208,7 +214,7 @@ static int check(const struct xp_msg *m, const struct xp_msg_expect *e)
 		return XP_REJ_TYPE;
 	if (type == XP_MSG_FAULT_REPLY) {
 		if (h->len < XP_FAULT_REPLY_FIXED ||
-		    h->len > XP_FAULT_REPLY_FIXED + 8 * XP_FAULT_REPLY_PFNS ||
+		    h->len > XP_FAULT_REPLY_FIXED + 8 * XP_FAULT_REPLY_RUNS ||
 		    (h->len - XP_FAULT_REPLY_FIXED) % 8)
 			return XP_REJ_LEN;
 	} else if (h->len != fixed_len[type]) {

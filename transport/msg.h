@@ -58,7 +58,7 @@ struct xp_msg_hdr {
 #define XP_MSG_HDR_SIZE		32u
 #define XP_MSG_MAX_PAYLOAD	(XP_SLOT_SIZE - XP_MSG_HDR_SIZE)
 #define XP_FAULT_MAX_PAGES	512u	/* pages one FAULT may ask for */
-#define XP_FAULT_REPLY_PFNS	8u	/* frames one FAULT_REPLY carries */
+#define XP_FAULT_REPLY_RUNS	8u	/* frame runs one FAULT_REPLY carries */
 #define XP_TAG_SIZE		16u
 
 struct xp_ping {		/* PING and PONG */
@@ -99,17 +99,40 @@ struct xp_fault {
 	u32 npages;		/* 1..XP_FAULT_MAX_PAGES */
 	u32 flags;		/* XP_FAULTF_WRITE */
 };
-#define XP_FAULTF_WRITE		0x1
+#define XP_FAULTF_WRITE		0x1	/* FAULT: for writing; reply: writable */
+#define XP_FAULTF_LAST		0x2	/* FAULT_REPLY: the last of its reply */
 
+/*
+ * A FAULT_REPLY covers the pages from offset on with runs of contiguous
+ * frames, in order: a run is its first frame number (bits 51..0) and its
+ * length minus one (bits 63..52), so a 2 MiB page travels as one entry.
+ */
 struct xp_fault_reply {
 	u64 token;
 	u64 offset;
 	s32 status;		/* 0 or -errno; count = 0 unless 0 */
-	u16 count;		/* 0..XP_FAULT_REPLY_PFNS */
-	u16 flags;		/* XP_FAULTF_WRITE: frames are writable */
-	u64 pfns[XP_FAULT_REPLY_PFNS];	/* only count are sent */
+	u16 count;		/* runs: 0..XP_FAULT_REPLY_RUNS */
+	u16 flags;		/* XP_FAULTF_WRITE, XP_FAULTF_LAST */
+	u64 runs[XP_FAULT_REPLY_RUNS];	/* only count are sent */
 };
 #define XP_FAULT_REPLY_FIXED	24u
+#define XP_RUN_PFN_BITS		52
+#define XP_RUN_MAX_PAGES	4096u
+
+static inline u64 xp_run(u64 pfn, u32 pages)
+{
+	return pfn | ((u64)(pages - 1) << XP_RUN_PFN_BITS);
+}
+
+static inline u64 xp_run_pfn(u64 run)
+{
+	return run & ((1ull << XP_RUN_PFN_BITS) - 1);
+}
+
+static inline u32 xp_run_pages(u64 run)
+{
+	return (u32)(run >> XP_RUN_PFN_BITS) + 1;
+}
 
 struct xp_inval {		/* INVALIDATE and UNPIN */
 	u64 token;

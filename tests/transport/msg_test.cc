@@ -49,9 +49,9 @@ xp_msg valid(u32 type)
 		m.u.fault_reply.token = 9;
 		m.u.fault_reply.offset = 0x200000;
 		m.u.fault_reply.count = 3;
-		m.u.fault_reply.pfns[0] = 1;
-		m.u.fault_reply.pfns[1] = 2;
-		m.u.fault_reply.pfns[2] = 3;
+		m.u.fault_reply.runs[0] = xp_run(1, 1);
+		m.u.fault_reply.runs[1] = xp_run(0x200, 500);
+		m.u.fault_reply.runs[2] = xp_run(3, 2);
 		break;
 	case XP_MSG_INVALIDATE:
 	case XP_MSG_UNPIN:
@@ -116,7 +116,7 @@ TEST_F(MsgCheck, SealRefusesUnknownTypesAndCounts)
 	memset(&m, 0, sizeof(m));
 	EXPECT_EQ(xp_msg_seal(&m, 0, 0, 1, 1, 1, 1ull << 32), -EINVAL);
 	EXPECT_EQ(xp_msg_seal(&m, XP_MSG_TYPE_NR, 0, 1, 1, 1, 1ull << 32), -EINVAL);
-	m.u.fault_reply.count = XP_FAULT_REPLY_PFNS + 1;
+	m.u.fault_reply.count = XP_FAULT_REPLY_RUNS + 1;
 	EXPECT_EQ(xp_msg_seal(&m, XP_MSG_FAULT_REPLY, 0, 1, 1, 1, 1ull << 32), -EINVAL);
 }
 
@@ -222,7 +222,11 @@ TEST_F(MsgCheck, Payloads)
 	expect_rejected(XP_MSG_FAULT_REPLY, [](xp_msg &m) { m.u.fault_reply.status = -14; }, XP_REJ_COUNT);
 	expect_rejected(XP_MSG_FAULT_REPLY, [](xp_msg &m) { m.u.fault_reply.offset = 8; }, XP_REJ_ALIGN);
 	expect_rejected(XP_MSG_FAULT_REPLY, [](xp_msg &m) { m.u.fault_reply.offset = ~0xfffull; }, XP_REJ_RANGE);
-	expect_rejected(XP_MSG_FAULT_REPLY, [](xp_msg &m) { m.u.fault_reply.pfns[2] = 1ull << 60; }, XP_REJ_VALUE);
+	expect_rejected(XP_MSG_FAULT_REPLY, [](xp_msg &m) {
+		m.u.fault_reply.runs[2] = xp_run((1ull << 52) - 1, 2); }, XP_REJ_VALUE);
+	// Runs covering more pages than one FAULT may ask for.
+	expect_rejected(XP_MSG_FAULT_REPLY, [](xp_msg &m) { m.u.fault_reply.runs[2] = xp_run(3, 4096); }, XP_REJ_COUNT);
+	expect_rejected(XP_MSG_FAULT_REPLY, [](xp_msg &m) { m.u.fault_reply.offset = ~0xfffull - 0x1000 * 100; }, XP_REJ_RANGE);
 	// INVALIDATE / UNPIN
 	for (u32 t : {(u32)XP_MSG_INVALIDATE, (u32)XP_MSG_UNPIN}) {
 		expect_rejected(t, [](xp_msg &m) { m.u.inval.offset = 1; }, XP_REJ_ALIGN);

@@ -63,7 +63,7 @@ struct Node {
 	}
 	static const xp_member_ops *ops()
 	{
-		static const xp_member_ops o = { send, fence, self_fence, nullptr };
+		static const xp_member_ops o = { send, fence, self_fence, nullptr, nullptr };
 		return &o;
 	}
 

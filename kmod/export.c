@@ -1,0 +1,748 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * export.c - our segments as other partitions use them (the owner's side).
+ *
+ * A peer's GET makes an export: a random token naming (peer incarnation,
+ * segment, access).  Its FAULTs are served here, in the peer's fault-service
+ * thread: the pages are faulted in and pinned in the exporter's mm, the pins
+ * recorded in the export (one per page, by page index in the segment), and
+ * the frame numbers sent back.  The pins are what makes a remote mapping
+ * safe (I1): a pinned page is never freed or reused.
+ *
+ * Our interval notifier sees every change of the segment's pages.  When a
+ * change covers pages some peer has pinned, xpmem_export_invalidate() posts
+ * INVALIDATE to every such peer first, then waits for all their completion
+ * words (re-posting every inval_ms/4: a message or doorbell may be lost),
+ * and unpins what they acknowledged.  A peer still silent at inval_ms is
+ * fenced; fencing quarantines every export of that incarnation: the pins
+ * stay, the pages are never reused, until the peer rejoins under a new
+ * epoch (it dropped every old mapping before joining) or an operator
+ * releases them.
+ *
+ * Races with the fault service follow the interval-notifier pattern: the
+ * service reads the notifier sequence before pinning and records the pins
+ * under export_lock only if no invalidation began meanwhile; an
+ * invalidation publishes its sequence before it looks for pins under the
+ * same lock.  Nothing under export_lock allocates memory that could enter
+ * reclaim (which may call the notifier, which takes export_lock).
+ */
+#include <linux/hashtable.h>
+#include <linux/mm.h>
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "histogram.h"
+#include "partition.h"
+#include "remote.h"
+#include "xpmem_internal.h"
+#include "xpmem_trace.h"
+#include "member.h"
+
+/* Why an export is quarantined. */
+#define QUAR_PEER	0x1	/* its peer was fenced */
+#define QUAR_SELF	0x2	/* we fenced ourselves */
+
+struct xpmem_export {
+	struct hlist_node token_link;	/* in exports, by token */
+	struct list_head seg_link;	/* in seg->exports */
+	struct kref ref;
+	u64 token;
+	u32 peer, epoch;		/* the incarnation that made the GET */
+	bool rdonly;
+	bool unlinked;			/* out of the table: answers ENOENT */
+	u32 quarantine;			/* QUAR_* */
+	struct xpmem_segment *seg;	/* referenced */
+	struct xarray pins;		/* page index -> struct page * */
+	unsigned long npins;
+};
+
+static DEFINE_MUTEX(export_lock);
+static DEFINE_HASHTABLE(exports, 8);
+
+#define INVAL_BATCH 16		/* exports asked at once by one invalidation */
+
+static u64 ms_ns(unsigned int ms)
+{
+	return (u64)max(ms, 1u) * NSEC_PER_MSEC;
+}
+
+static void export_free(struct kref *ref)
+{
+	struct xpmem_export *e = container_of(ref, struct xpmem_export, ref);
+
+	xa_destroy(&e->pins);
+	xpmem_segment_put(e->seg);
+	kfree(e);
+}
+
+static void export_put(struct xpmem_export *e)
+{
+	kref_put(&e->ref, export_free);
+}
+
+static struct xpmem_export *export_find(u64 token)
+{
+	struct xpmem_export *e;
+
+	lockdep_assert_held(&export_lock);
+	hash_for_each_possible(exports, e, token_link, token)
+		if (e->token == token)
+			return e;
+	return NULL;
+}
+
+/* Unpins the pages of @e in [lo, hi) (page indexes); returns how many. */
+static unsigned long unpin_range(struct xpmem_export *e, unsigned long lo,
+				 unsigned long hi)
+{
+	struct page *page;
+	unsigned long idx, n = 0;
+
+	lockdep_assert_held(&export_lock);
+	if (hi <= lo)
+		return 0;
+	xa_for_each_range(&e->pins, idx, page, lo, hi - 1) {
+		xa_erase(&e->pins, idx);
+		unpin_user_page(page);
+		n++;
+	}
+	e->npins -= n;
+	xpmem_count(pinned_pages, -(s64)n);
+	return n;
+}
+
+/* Takes @e out of the table and drops every pin: the table's ref goes. */
+static unsigned long export_unlink(struct xpmem_export *e)
+{
+	unsigned long n;
+
+	lockdep_assert_held(&export_lock);
+	hash_del(&e->token_link);
+	list_del(&e->seg_link);
+	e->unlinked = true;
+	n = unpin_range(e, 0, ULONG_MAX);
+	if (e->quarantine)
+		trace_xpmem_quarantine_release(e->peer, n);
+	return n;
+}
+
+/* ---- GET ------------------------------------------------------------------ */
+
+/* The mode bits of MAKE against the caller's ids; no capability counts. */
+static int remote_may_access(struct xpmem_segment *seg, u32 uid, u32 gid,
+			     bool rdonly)
+{
+	umode_t want = rdonly ? 04 : 06, granted;
+
+	if (from_kuid(&init_user_ns, seg->uid) == uid)
+		granted = (seg->mode >> 6) & 07;
+	else if (from_kgid(&init_user_ns, seg->gid) == gid)
+		granted = (seg->mode >> 3) & 07;
+	else
+		granted = seg->mode & 07;
+	return (granted & want) == want ? 0 : -EACCES;
+}
+
+static struct xpmem_export *export_new(struct xpmem_segment *seg, u32 peer,
+				       u32 epoch, bool rdonly)
+{
+	struct xpmem_export *e = kzalloc(sizeof(*e), GFP_KERNEL);
+
+	if (!e)
+		return NULL;
+	kref_init(&e->ref);
+	xa_init(&e->pins);
+	e->peer = peer;
+	e->epoch = epoch;
+	e->rdonly = rdonly;
+	kref_get(&seg->ref);
+	e->seg = seg;
+	mutex_lock(&export_lock);
+	if (seg->exports_closed) {
+		mutex_unlock(&export_lock);
+		export_put(e);
+		return NULL;
+	}
+	do {
+		e->token = get_random_u64();
+	} while (!e->token || export_find(e->token));
+	hash_add(exports, &e->token_link, e->token);
+	list_add_tail(&e->seg_link, &seg->exports);
+	mutex_unlock(&export_lock);
+	return e;
+}
+
+static void serve_get(u32 peer, const struct xp_msg *m)
+{
+	const struct xp_get *g = &m->u.get;
+	bool rdonly = g->flags == XPMEM_IOC_RDONLY;
+	struct xp_msg r = { };
+	struct xpmem_segment *seg;
+	struct xpmem_export *e = NULL;
+	int status = -ENOENT;
+
+	seg = XPMEM_SEGID_PARTITION(g->segid) == (u64)xpmem_partition_self() ?
+	      xpmem_segment_lookup(g->segid) : NULL;
+	if (seg && !READ_ONCE(seg->dead) && !seg->remote &&
+	    xpmem_segment_owner_alive(seg)) {
+		status = remote_may_access(seg, g->uid, g->gid, rdonly);
+		if (!status) {
+			e = export_new(seg, peer, m->h.src_epoch, rdonly);
+			status = e ? 0 : -ENOENT;
+		}
+	}
+	r.u.get_reply.segid = g->segid;
+	r.u.get_reply.status = status;
+	if (e) {
+		r.u.get_reply.token = e->token;
+		r.u.get_reply.size = seg->end - seg->start;
+	}
+	if (seg)
+		xpmem_segment_put(seg);
+	xpmem_partition_post(peer, &r, XP_MSG_GET_REPLY,
+			     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+}
+
+/* ---- FAULT ------------------------------------------------------------------ */
+
+static void reply_error(u32 peer, const struct xp_fault *f, int err)
+{
+	struct xp_msg r = { };
+
+	r.u.fault_reply.token = f->token;
+	r.u.fault_reply.offset = f->offset;
+	r.u.fault_reply.status = err;
+	r.u.fault_reply.flags = XP_FAULTF_LAST;
+	xpmem_partition_post(peer, &r, XP_MSG_FAULT_REPLY,
+			     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+}
+
+/* The frames of @pages as runs, XP_FAULT_REPLY_RUNS per message. */
+static int reply_frames(u32 peer, const struct xp_fault *f,
+			struct page **pages, unsigned long n, bool writable)
+{
+	u64 deadline = ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms));
+	struct xp_msg r;
+	struct xp_fault_reply *fr = &r.u.fault_reply;
+	unsigned long i = 0;
+	int err;
+
+	while (i < n) {
+		memset(&r, 0, sizeof(r));
+		fr->token = f->token;
+		fr->offset = f->offset + ((u64)i << PAGE_SHIFT);
+		while (i < n && fr->count < XP_FAULT_REPLY_RUNS) {
+			unsigned long pfn = page_to_pfn(pages[i]);
+			u32 len = 1;
+
+			while (i + len < n && len < XP_RUN_MAX_PAGES &&
+			       page_to_pfn(pages[i + len]) == pfn + len)
+				len++;
+			fr->runs[fr->count++] = xp_run(pfn, len);
+			i += len;
+		}
+		fr->flags = (writable ? XP_FAULTF_WRITE : 0) |
+			    (i == n ? XP_FAULTF_LAST : 0);
+		err = xpmem_partition_post(peer, &r, XP_MSG_FAULT_REPLY, deadline);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Pins up to @npages pages from @offset for @e and records them; returns how
+ * many (the first one at least, or -errno), with the pages in @pages.
+ */
+static long pin_and_record(struct xpmem_export *e, u64 offset,
+			   unsigned long npages, bool write, struct page **pages)
+{
+	struct xpmem_segment *seg = e->seg;
+	unsigned long first = offset >> PAGE_SHIFT, i;
+	unsigned int gup = write ? FOLL_WRITE : 0;
+	unsigned long seq;
+	long n;
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		seq = mmu_interval_read_begin(&seg->notifier);
+		mmap_read_lock(seg->mm);
+		n = pin_user_pages_remote(seg->mm, seg->start + offset, npages,
+					  gup, pages, NULL, NULL);
+		mmap_read_unlock(seg->mm);
+		if (n <= 0)
+			return n ? n : -EFAULT;
+
+		mutex_lock(&export_lock);
+		if (e->unlinked || e->quarantine) {
+			mutex_unlock(&export_lock);
+			unpin_user_pages(pages, n);
+			return -ENOENT;
+		}
+		if (mmu_interval_read_retry(&seg->notifier, seq)) {
+			mutex_unlock(&export_lock);
+			unpin_user_pages(pages, n);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			/* No reclaim under export_lock: GFP_NOWAIT. */
+			struct page *old = xa_store(&e->pins, first + i, pages[i],
+						    GFP_NOWAIT);
+
+			if (xa_is_err(old)) {
+				unpin_user_pages(pages + i, n - i);
+				n = i;
+				break;
+			}
+			if (old) {
+				/* Pinned already (a resent FAULT): one pin is enough. */
+				unpin_user_page(old);
+			} else {
+				e->npins++;
+				xpmem_count(pinned_pages, 1);
+			}
+		}
+		mutex_unlock(&export_lock);
+		return n ? n : -ENOMEM;
+	}
+	return -EAGAIN;
+}
+
+static void serve_fault(u32 peer, const struct xp_msg *m)
+{
+	const struct xp_fault *f = &m->u.fault;
+	bool write = f->flags & XP_FAULTF_WRITE;
+	struct xpmem_export *e;
+	struct page **pages = NULL;
+	unsigned long npages, size;
+	long n;
+	int err = 0;
+
+	mutex_lock(&export_lock);
+	e = export_find(f->token);
+	if (!e || e->peer != peer || e->epoch != m->h.src_epoch || e->quarantine)
+		err = -ENOENT;
+	else if (write && e->rdonly)
+		err = -EPERM;
+	else
+		kref_get(&e->ref);
+	mutex_unlock(&export_lock);
+	if (err)
+		goto out_reply;
+
+	size = e->seg->end - e->seg->start;
+	if (f->offset >= size || READ_ONCE(e->seg->dead)) {
+		err = f->offset >= size ? -EFAULT : -ENOENT;
+		goto out_put;
+	}
+	npages = min_t(unsigned long, f->npages, (size - f->offset) >> PAGE_SHIFT);
+	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		err = -ENOMEM;
+		goto out_put;
+	}
+	if (!mmget_not_zero(e->seg->mm)) {
+		err = -ENOENT;
+		goto out_put;
+	}
+	n = pin_and_record(e, f->offset, npages, write, pages);
+	mmput(e->seg->mm);
+	if (n < 0)
+		err = n;
+	else
+		err = reply_frames(peer, f, pages, n, write);
+	/* A reply we could not post: the peer re-sends, the pins stay recorded. */
+	if (err == -ETIMEDOUT || err == -ESRCH)
+		err = 0;
+out_put:
+	kvfree(pages);
+	export_put(e);
+out_reply:
+	if (err)
+		reply_error(peer, f, err);
+}
+
+/* ---- UNPIN, RELEASE -------------------------------------------------------- */
+
+static struct xpmem_export *find_for(u32 peer, const struct xp_msg *m, u64 token)
+{
+	struct xpmem_export *e = export_find(token);
+
+	if (!e || e->peer != peer || e->epoch != m->h.src_epoch)
+		return NULL;
+	return e;
+}
+
+/* The peer detached everything of a range: no invalidation is needed. */
+static void serve_unpin(u32 peer, const struct xp_msg *m)
+{
+	const struct xp_inval *u = &m->u.inval;
+	struct xpmem_export *e;
+
+	mutex_lock(&export_lock);
+	e = find_for(peer, m, u->token);
+	if (e && !e->quarantine)
+		unpin_range(e, u->offset >> PAGE_SHIFT,
+			    (u->offset + u->len) >> PAGE_SHIFT);
+	mutex_unlock(&export_lock);
+}
+
+static void serve_release(u32 peer, const struct xp_msg *m)
+{
+	struct xpmem_export *e;
+
+	mutex_lock(&export_lock);
+	e = find_for(peer, m, m->u.release.token);
+	if (e && !e->quarantine)
+		export_unlink(e);
+	else
+		e = NULL;
+	mutex_unlock(&export_lock);
+	if (e)
+		export_put(e);
+}
+
+void xpmem_export_serve(u32 peer, const struct xp_msg *m)
+{
+	switch (m->h.type) {
+	case XP_MSG_GET:
+		serve_get(peer, m);
+		break;
+	case XP_MSG_FAULT:
+		serve_fault(peer, m);
+		break;
+	case XP_MSG_UNPIN:
+		serve_unpin(peer, m);
+		break;
+	case XP_MSG_RELEASE:
+		serve_release(peer, m);
+		break;
+	}
+}
+
+/* ---- invalidation: the remote TLB shootdown -------------------------------- */
+
+struct inval_target {
+	struct xpmem_export *e;		/* referenced */
+	u32 peer, epoch;
+	u64 seq;
+	u64 resend_at;
+	int state;			/* 1 waiting, 0 acknowledged, <0 failed */
+};
+
+static int post_invalidate(struct inval_target *t, unsigned long lo,
+			   unsigned long hi, u64 deadline)
+{
+	struct xp_msg m = { };
+	int err;
+
+	m.u.inval.token = t->e->token;
+	m.u.inval.offset = (u64)lo << PAGE_SHIFT;
+	m.u.inval.len = (u64)(hi - lo) << PAGE_SHIFT;
+	err = xpmem_partition_post(t->peer, &m, XP_MSG_INVALIDATE, deadline);
+	if (!err) {
+		t->seq = m.h.seq;
+		t->resend_at = ktime_get_ns() + ms_ns(READ_ONCE(xpmem_inval_ms)) / 4;
+	}
+	return err;
+}
+
+/*
+ * Collects up to INVAL_BATCH exports of @seg with pins in [lo, hi) that are
+ * not quarantined, referenced.
+ */
+static int collect_targets(struct xpmem_segment *seg, unsigned long lo,
+			   unsigned long hi, struct inval_target *t)
+{
+	struct xpmem_export *e;
+	unsigned long idx;
+	int n = 0;
+
+	lockdep_assert_held(&export_lock);
+	list_for_each_entry(e, &seg->exports, seg_link) {
+		if (e->quarantine || !e->npins)
+			continue;
+		idx = lo;
+		if (!xa_find(&e->pins, &idx, hi - 1, XA_PRESENT))
+			continue;
+		kref_get(&e->ref);
+		t[n].e = e;
+		t[n].peer = e->peer;
+		t[n].epoch = e->epoch;
+		t[n].state = 1;
+		if (++n == INVAL_BATCH)
+			break;
+	}
+	return n;
+}
+
+/* Non-blockable callers (the OOM reaper): does any live peer pin [lo, hi)? */
+static bool pins_in_range(struct xpmem_segment *seg, unsigned long lo,
+			  unsigned long hi)
+{
+	struct xpmem_export *e;
+	unsigned long idx;
+	bool found = false;
+
+	if (!mutex_trylock(&export_lock))
+		return true;	/* cannot tell: refuse, the caller retries */
+	list_for_each_entry(e, &seg->exports, seg_link) {
+		idx = lo;
+		if (!e->quarantine && e->npins &&
+		    xa_find(&e->pins, &idx, hi - 1, XA_PRESENT)) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&export_lock);
+	return found;
+}
+
+/* Waits for every target, re-posting, until all answered or the deadline. */
+static void wait_targets(struct inval_target *t, int n, unsigned long lo,
+			 unsigned long hi, u64 deadline)
+{
+	int i, waiting;
+	u64 gen, now;
+
+	for (;;) {
+		gen = xpmem_partition_gen();
+		now = ktime_get_ns();
+		waiting = 0;
+		for (i = 0; i < n; i++) {
+			if (t[i].state != 1)
+				continue;
+			if (xpmem_partition_done(t[i].peer, t[i].seq)) {
+				t[i].state = 0;
+				continue;
+			}
+			if (xpmem_partition_live_epoch(t[i].peer) != t[i].epoch) {
+				t[i].state = -ECONNRESET;	/* fenced: quarantined */
+				continue;
+			}
+			if (now >= deadline) {
+				t[i].state = -ETIMEDOUT;
+				continue;
+			}
+			if (now >= t[i].resend_at && post_invalidate(&t[i], lo, hi, deadline))
+				t[i].state = -ETIMEDOUT;
+			else
+				waiting++;
+		}
+		if (!waiting)
+			return;
+		xpmem_partition_nap(gen, min_t(u64, deadline - now, NSEC_PER_MSEC));
+	}
+}
+
+static void invalidate_batch(struct xpmem_segment *seg, struct inval_target *t,
+			     int n, unsigned long lo, unsigned long hi, u64 deadline)
+{
+	u64 t0 = ktime_get_ns();
+	int i;
+
+	/* Fan out first: the wait then costs the slowest peer, not the sum. */
+	for (i = 0; i < n; i++) {
+		trace_xpmem_remote_invalidate_start(t[i].peer, seg->segid,
+						    seg->start + (lo << PAGE_SHIFT),
+						    seg->start + (hi << PAGE_SHIFT));
+		if (post_invalidate(&t[i], lo, hi, deadline))
+			t[i].state = xpmem_partition_live_epoch(t[i].peer) == t[i].epoch ?
+				     -ETIMEDOUT : -ECONNRESET;
+	}
+	wait_targets(t, n, lo, hi, deadline);
+
+	for (i = 0; i < n; i++) {
+		if (t[i].state == -ETIMEDOUT) {
+			xpmem_count(timeouts, 1);
+			trace_xpmem_timeout(t[i].peer, XP_MSG_INVALIDATE,
+					    ktime_get_ns() - t0);
+			/* Its pins, these and all others, go to quarantine. */
+			xpmem_partition_fence(t[i].peer, XP_R_TIMEOUT);
+		}
+		trace_xpmem_remote_invalidate_end(t[i].peer, seg->segid,
+						  seg->start + (lo << PAGE_SHIFT),
+						  seg->start + (hi << PAGE_SHIFT),
+						  ktime_get_ns() - t0, t[i].state);
+	}
+
+	mutex_lock(&export_lock);
+	for (i = 0; i < n; i++) {
+		/* Fenced meanwhile without our timeout: quarantine it here. */
+		if (t[i].state && !t[i].e->quarantine) {
+			t[i].e->quarantine |= QUAR_PEER;
+			trace_xpmem_quarantine_add(t[i].peer, t[i].e->npins);
+		}
+		if (!t[i].state)
+			unpin_range(t[i].e, lo, hi);
+	}
+	mutex_unlock(&export_lock);
+	for (i = 0; i < n; i++)
+		export_put(t[i].e);
+}
+
+bool xpmem_export_invalidate(struct xpmem_segment *seg, unsigned long start,
+			     unsigned long end, bool blockable)
+{
+	unsigned long lo = (start - seg->start) >> PAGE_SHIFT;
+	unsigned long hi = (end - seg->start + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	struct inval_target t[INVAL_BATCH];
+	u64 t0, deadline;
+	int n;
+
+	if (list_empty_careful(&seg->exports))
+		return true;	/* the fast path: no cross-partition traffic */
+	if (!blockable)
+		return !pins_in_range(seg, lo, hi);
+
+	t0 = ktime_get_ns();
+	deadline = t0 + ms_ns(READ_ONCE(xpmem_inval_ms));
+	for (;;) {
+		mutex_lock(&export_lock);
+		n = collect_targets(seg, lo, hi, t);
+		mutex_unlock(&export_lock);
+		if (!n)
+			break;
+		xpmem_count(remote_invalidations, 1);
+		invalidate_batch(seg, t, n, lo, hi, deadline);
+	}
+	if (ktime_get_ns() - t0 > 0)
+		xpmem_hist_record(XPMEM_HIST_REMOTE_SHOOTDOWN, ktime_get_ns() - t0);
+	return true;
+}
+
+/* The segment is being removed: every peer drops it, then its exports go. */
+void xpmem_export_segment_gone(struct xpmem_segment *seg)
+{
+	struct xpmem_export *e, *next;
+	LIST_HEAD(gone);
+
+	mutex_lock(&export_lock);
+	seg->exports_closed = true;
+	mutex_unlock(&export_lock);
+	if (list_empty_careful(&seg->exports))
+		return;
+	xpmem_export_invalidate(seg, seg->start, seg->end, true);
+
+	mutex_lock(&export_lock);
+	list_for_each_entry_safe(e, next, &seg->exports, seg_link) {
+		if (e->quarantine)
+			continue;	/* kept until its peer comes back */
+		export_unlink(e);
+		list_add(&e->seg_link, &gone);
+	}
+	mutex_unlock(&export_lock);
+	list_for_each_entry_safe(e, next, &gone, seg_link)
+		export_put(e);
+}
+
+/* ---- quarantine ------------------------------------------------------------ */
+
+void xpmem_export_peer_fenced(u32 peer, u32 epoch)
+{
+	struct xpmem_export *e;
+	int bkt;
+
+	mutex_lock(&export_lock);
+	hash_for_each(exports, bkt, e, token_link)
+		if (e->peer == peer && e->epoch <= epoch && !(e->quarantine & QUAR_PEER)) {
+			e->quarantine |= QUAR_PEER;
+			trace_xpmem_quarantine_add(peer, e->npins);
+		}
+	mutex_unlock(&export_lock);
+}
+
+void xpmem_export_self_fenced(void)
+{
+	struct xpmem_export *e;
+	int bkt;
+
+	mutex_lock(&export_lock);
+	hash_for_each(exports, bkt, e, token_link)
+		if (!e->quarantine) {
+			e->quarantine |= QUAR_SELF;
+			trace_xpmem_quarantine_add(e->peer, e->npins);
+		}
+	mutex_unlock(&export_lock);
+}
+
+/* Unlinks the exports @keep does not want; returns the pages released. */
+static u64 release_where(bool (*drop)(struct xpmem_export *, u32, u32),
+			 u32 peer, u32 epoch)
+{
+	struct xpmem_export *e;
+	struct hlist_node *tmp;
+	LIST_HEAD(gone);
+	u64 pages = 0;
+	int bkt;
+
+	mutex_lock(&export_lock);
+	hash_for_each_safe(exports, bkt, tmp, e, token_link) {
+		if (!drop(e, peer, epoch))
+			continue;
+		pages += export_unlink(e);
+		list_add(&e->seg_link, &gone);
+	}
+	mutex_unlock(&export_lock);
+	while (!list_empty(&gone)) {
+		e = list_first_entry(&gone, struct xpmem_export, seg_link);
+		list_del(&e->seg_link);
+		export_put(e);
+	}
+	return pages;
+}
+
+/* Quarantined for @peer, or made by an incarnation older than @epoch. */
+static bool drop_for_peer(struct xpmem_export *e, u32 peer, u32 epoch)
+{
+	return e->peer == peer && (e->quarantine || e->epoch < epoch);
+}
+
+u64 xpmem_export_release_quarantine(u32 peer, u32 below_epoch)
+{
+	return release_where(drop_for_peer, peer, below_epoch);
+}
+
+/* Set by the one caller, the rescan thread, under the fabric mutex. */
+static const u32 *self_release_live;
+
+/* Held only because we fenced ourselves, and the peer acked our rejoin. */
+static bool drop_self(struct xpmem_export *e, u32 peer, u32 epoch)
+{
+	return e->quarantine == QUAR_SELF && e->peer < peer &&
+	       self_release_live[e->peer] == e->epoch;
+}
+
+void xpmem_export_release_self(const u32 *live_epoch, u32 nparts)
+{
+	/* release_where takes export_lock before it calls drop_self */
+	self_release_live = live_epoch;
+	release_where(drop_self, nparts, 0);
+}
+
+u64 xpmem_export_quarantined(u32 peer)
+{
+	struct xpmem_export *e;
+	u64 pages = 0;
+	int bkt;
+
+	mutex_lock(&export_lock);
+	hash_for_each(exports, bkt, e, token_link)
+		if (e->peer == peer && e->quarantine)
+			pages += e->npins;
+	mutex_unlock(&export_lock);
+	return pages;
+}
+
+static bool drop_all(struct xpmem_export *e, u32 peer, u32 epoch)
+{
+	return true;
+}
+
+/* Module unload: no peer is served any more; what is left goes. */
+void xpmem_export_exit(void)
+{
+	release_where(drop_all, 0, 0);
+}

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * import.c - other partitions' segments used here (the attacher's side).
+ *
+ * GET of a segid whose partition bits name another partition asks that
+ * partition; its answer (a token and the segment's size) becomes a proxy
+ * segment: a struct xpmem_segment with ->remote set and no mm, which
+ * permits and attachments use like any other.  Its attachments map the
+ * owner's frames through the owner's peer window (VM_PFNMAP, write-back).
+ *
+ * Fault: FAULT(token, offset, pages) to the owner, whose fault service pins
+ * the pages and answers with their frames; we install them unless an
+ * INVALIDATE of that segment arrived meanwhile.  The check is a counter the
+ * peer's poller bumps when it dispatches an INVALIDATE (in ring order, so
+ * before any reply posted after it is delivered): the fault reads it before
+ * asking and installs under seg->lock only if it did not move.  The
+ * invalidation thread takes seg->lock once before zapping, so a fault that
+ * passed the check has finished installing when the zap runs.
+ *
+ * The owner keeps our pages pinned until it invalidates them, or until we
+ * tell it we stopped using them: UNPIN of the whole segment when its last
+ * attachment goes, RELEASE of the token when the proxy goes.
+ *
+ * When the owner is fenced, its proxies die: every attachment is zapped and
+ * faults answer SIGBUS (the owner's memory may belong to its next
+ * incarnation by the time we touch it).
+ */
+#include <linux/hashtable.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/user_namespace.h>
+
+#include "partition.h"
+#include "remote.h"
+#include "xpmem_internal.h"
+
+struct xpmem_import {
+	struct hlist_node link;		/* in imports, by token */
+	struct xpmem_segment *seg;	/* the proxy (not a reference) */
+	u32 peer, epoch;		/* the owner's incarnation */
+	u64 token;
+	atomic_t gen;			/* INVALIDATEs dispatched */
+	bool dead;			/* owner fenced: SIGBUS */
+	struct mutex attach_lock;	/* attachments vs UNPIN */
+	unsigned int attachments;
+};
+
+static DEFINE_MUTEX(import_lock);
+static DEFINE_HASHTABLE(imports, 6);
+
+static u64 ms_ns(unsigned int ms)
+{
+	return (u64)max(ms, 1u) * NSEC_PER_MSEC;
+}
+
+static struct xpmem_import *import_find(u32 peer, u64 token)
+{
+	struct xpmem_import *imp;
+
+	lockdep_assert_held(&import_lock);
+	hash_for_each_possible(imports, imp, link, token)
+		if (imp->token == token && imp->peer == peer)
+			return imp;
+	return NULL;
+}
+
+static struct xpmem_segment *proxy_new(u32 peer, u32 epoch, s64 segid,
+				       const struct xp_get_reply *r)
+{
+	struct xpmem_segment *seg;
+	struct xpmem_import *imp;
+
+	seg = kzalloc(sizeof(*seg), GFP_KERNEL);
+	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
+	if (!seg || !imp)
+		goto err;
+	seg->inode = xpmem_attach_inode_alloc();
+	if (IS_ERR(seg->inode))
+		goto err;
+	kref_init(&seg->ref);
+	init_rwsem(&seg->life);
+	mutex_init(&seg->lock);
+	INIT_LIST_HEAD(&seg->exports);
+	seg->exports_closed = true;
+	seg->segid = segid;
+	seg->start = 0;		/* offsets in the owner's segment */
+	seg->end = r->size;
+	seg->uid = current_euid();
+	seg->gid = current_egid();
+	seg->user_ns = get_user_ns(current_user_ns());
+	seg->owner_pid = get_pid(task_tgid(current));
+
+	imp->seg = seg;
+	imp->peer = peer;
+	imp->epoch = epoch;
+	imp->token = r->token;
+	mutex_init(&imp->attach_lock);
+	seg->remote = imp;
+	mutex_lock(&import_lock);
+	hash_add(imports, &imp->link, imp->token);
+	mutex_unlock(&import_lock);
+	return seg;
+err:
+	if (seg && !IS_ERR_OR_NULL(seg->inode))
+		iput(seg->inode);
+	kfree(imp);
+	kfree(seg);
+	return NULL;
+}
+
+int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out)
+{
+	u32 peer = XPMEM_SEGID_PARTITION(segid);
+	u32 epoch = xpmem_partition_live_epoch(peer);
+	u64 fault_ns = ms_ns(READ_ONCE(xpmem_fault_ms));
+	struct xpmem_request rq = {
+		.peer = peer,
+		.reply_type = XP_MSG_GET_REPLY,
+		.key = (u64)segid,
+	};
+	struct xp_msg m = { };
+	int err;
+
+	if (!epoch)
+		return -ENOENT;		/* no such partition, or not live */
+	m.u.get.segid = segid;
+	m.u.get.flags = rdonly ? XPMEM_IOC_RDONLY : XPMEM_IOC_RDWR;
+	m.u.get.uid = from_kuid(&init_user_ns, current_euid());
+	m.u.get.gid = from_kgid(&init_user_ns, current_egid());
+	err = xpmem_partition_call(&rq, &m, XP_MSG_GET, fault_ns / 4,
+				   ktime_get_ns() + fault_ns);
+	if (err)
+		return err == -EINTR || err == -ETIMEDOUT ? err : -ENOENT;
+	if (rq.status)
+		return rq.status;
+	/* The token names the incarnation that answered. */
+	*out = proxy_new(peer, epoch, segid, &rq.get);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* ---- attachments ------------------------------------------------------------ */
+
+void xpmem_import_attached(struct xpmem_segment *seg)
+{
+	struct xpmem_import *imp = seg->remote;
+
+	mutex_lock(&imp->attach_lock);
+	imp->attachments++;
+	mutex_unlock(&imp->attach_lock);
+}
+
+/*
+ * The last attachment's mappings are gone: the owner may unpin everything.
+ * Posted under attach_lock so that a new attachment's FAULT goes after it.
+ */
+void xpmem_import_detached(struct xpmem_segment *seg)
+{
+	struct xpmem_import *imp = seg->remote;
+	struct xp_msg m = { };
+
+	mutex_lock(&imp->attach_lock);
+	if (!--imp->attachments && !READ_ONCE(imp->dead) &&
+	    xpmem_partition_live_epoch(imp->peer) == imp->epoch) {
+		m.u.inval.token = imp->token;
+		m.u.inval.offset = 0;
+		m.u.inval.len = seg->end - seg->start;
+		xpmem_partition_post(imp->peer, &m, XP_MSG_UNPIN,
+				     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+	}
+	mutex_unlock(&imp->attach_lock);
+}
+
+/* The proxy's last reference went (segment_free): RELEASE the token. */
+void xpmem_import_free(struct xpmem_segment *seg)
+{
+	struct xpmem_import *imp = seg->remote;
+	struct xp_msg m = { };
+
+	mutex_lock(&import_lock);
+	hash_del(&imp->link);
+	mutex_unlock(&import_lock);
+	if (!imp->dead && xpmem_partition_live_epoch(imp->peer) == imp->epoch) {
+		m.u.release.token = imp->token;
+		xpmem_partition_post(imp->peer, &m, XP_MSG_RELEASE,
+				     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+	}
+	kfree(imp);
+}
+
+bool xpmem_import_alive(struct xpmem_segment *seg)
+{
+	return !READ_ONCE(seg->remote->dead);
+}
+
+/* ---- fault -------------------------------------------------------------------- */
+
+/* Faults ask for the rest of the aligned fault_window block, from the page. */
+static unsigned long window_pages(struct vm_fault *vmf, u64 offset,
+				  struct xpmem_segment *seg)
+{
+	unsigned long size = (unsigned long)READ_ONCE(xpmem_fault_window) << PAGE_SHIFT;
+	unsigned long addr = vmf->address & PAGE_MASK;
+	unsigned long end = min(ALIGN_DOWN(addr, size) + size, vmf->vma->vm_end);
+	u64 left = seg->end - seg->start - offset;
+
+	return min_t(u64, (end - addr) >> PAGE_SHIFT, left >> PAGE_SHIFT);
+}
+
+static pgprot_t frame_prot(struct vm_area_struct *vma, bool writable)
+{
+	if (writable && (vma->vm_flags & VM_WRITE))
+		return vm_get_page_prot(vma->vm_flags);
+	return vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
+}
+
+/* Installs the frames unless an invalidation came meanwhile: 0 to retry. */
+static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
+			  struct xpmem_request *rq, int gen)
+{
+	struct xpmem_attach *att = vmf->vma->vm_private_data;
+	struct xpmem_import *imp = seg->remote;
+	unsigned long addr = vmf->address & PAGE_MASK;
+	unsigned long end = addr + ((unsigned long)rq->got << PAGE_SHIFT);
+	pgprot_t prot = frame_prot(vmf->vma, rq->writable);
+	vm_fault_t ret = VM_FAULT_NOPAGE, r;
+	unsigned long i, mapped = 0;
+
+	mutex_lock(&att->pt_lock);
+	if (!xpmem_fault_prepare_ptes(vmf, addr, end)) {
+		mutex_unlock(&att->pt_lock);
+		return VM_FAULT_NOPAGE;
+	}
+	mutex_lock(&seg->lock);
+	if (READ_ONCE(imp->dead)) {
+		ret = VM_FAULT_SIGBUS;
+	} else if (atomic_read(&imp->gen) != gen) {
+		ret = 0;
+	} else {
+		for (i = 0; i < rq->got; i++) {
+			r = vmf_insert_pfn_prot(vmf->vma, addr + (i << PAGE_SHIFT),
+						rq->pfns[i], prot);
+			if (r == VM_FAULT_NOPAGE)
+				mapped++;
+			else if (!i)
+				ret = r;
+		}
+	}
+	mutex_unlock(&seg->lock);
+	mutex_unlock(&att->pt_lock);
+	xpmem_count(pages_mapped, mapped);
+	return ret;
+}
+
+vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct xpmem_attach *att = vma->vm_private_data;
+	struct xpmem_segment *seg = att->seg;
+	struct xpmem_import *imp = seg->remote;
+	u64 offset = (vma->vm_pgoff << PAGE_SHIFT) +
+		     ((vmf->address & PAGE_MASK) - vma->vm_start) - seg->start;
+	u64 fault_ns = ms_ns(READ_ONCE(xpmem_fault_ms));
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	struct xpmem_request rq = {
+		.peer = imp->peer,
+		.reply_type = XP_MSG_FAULT_REPLY,
+		.key = imp->token,
+		.offset = offset,
+	};
+	struct xp_msg m = { };
+	vm_fault_t ret = 0;
+	int tries, gen, err;
+
+	if (READ_ONCE(imp->dead) || offset >= seg->end - seg->start) {
+		xpmem_count(sigbus, 1);
+		return VM_FAULT_SIGBUS;
+	}
+	rq.want = window_pages(vmf, offset, seg);
+	rq.pfns = kmalloc_array(rq.want, sizeof(*rq.pfns), GFP_KERNEL);
+	if (!rq.pfns)
+		return VM_FAULT_OOM;
+	xpmem_count(faults, 1);
+
+	for (tries = 0; !ret && tries < 8; tries++) {
+		if (tries)
+			xpmem_count(fault_retries, 1);
+		gen = atomic_read(&imp->gen);
+		m.u.fault.token = imp->token;
+		m.u.fault.offset = offset;
+		m.u.fault.npages = rq.want;
+		m.u.fault.flags = write ? XP_FAULTF_WRITE : 0;
+		xpmem_count(remote_faults, 1);
+		err = xpmem_partition_call(&rq, &m, XP_MSG_FAULT, fault_ns / 4,
+					   ktime_get_ns() + fault_ns);
+		if (err == -EINTR) {
+			ret = VM_FAULT_NOPAGE;	/* dying: the signal is delivered */
+			break;
+		}
+		if (!err && !rq.status && !rq.got)
+			err = -EFAULT;
+		if (err || rq.status) {
+			ret = xpmem_fault_errno(err ? -EFAULT : rq.status);
+			break;
+		}
+		ret = install(vmf, seg, &rq, gen);
+	}
+	if (!ret)
+		ret = VM_FAULT_NOPAGE;	/* invalidated every time: fault again */
+	kfree(rq.pfns);
+	return ret;
+}
+
+/* ---- INVALIDATE and fences -------------------------------------------------- */
+
+/* Dispatcher, under the fabric mutex: faults in flight must check again. */
+void xpmem_import_noted(u32 peer, u64 token)
+{
+	struct xpmem_import *imp;
+
+	mutex_lock(&import_lock);
+	imp = import_find(peer, token);
+	if (imp)
+		atomic_inc(&imp->gen);
+	mutex_unlock(&import_lock);
+}
+
+/* Invalidation thread: zap the range in every attachment of the proxy. */
+void xpmem_import_invalidate(u32 peer, const struct xp_msg *m)
+{
+	const struct xp_inval *iv = &m->u.inval;
+	struct xpmem_segment *seg = NULL;
+	struct xpmem_import *imp;
+	u64 size, end;
+
+	mutex_lock(&import_lock);
+	imp = import_find(peer, iv->token);
+	if (imp && imp->epoch == m->h.src_epoch &&
+	    kref_get_unless_zero(&imp->seg->ref))
+		seg = imp->seg;
+	mutex_unlock(&import_lock);
+	if (!seg)
+		return;		/* nothing of it is mapped here */
+
+	size = seg->end - seg->start;
+	if (iv->offset < size) {
+		end = min(iv->offset + iv->len, size);
+		/* A fault that passed its check finishes installing first. */
+		mutex_lock(&seg->lock);
+		mutex_unlock(&seg->lock);
+		xpmem_zap_attachers(seg, seg->start + iv->offset, seg->start + end);
+	}
+	xpmem_segment_put(seg);
+}
+
+/* @peer was fenced: its proxies answer SIGBUS, their mappings go. */
+void xpmem_import_peer_dead(u32 peer)
+{
+	struct xpmem_import *imp;
+	int bkt;
+
+	mutex_lock(&import_lock);
+	hash_for_each(imports, bkt, imp, link) {
+		if (imp->peer != peer || imp->dead)
+			continue;
+		WRITE_ONCE(imp->dead, true);
+		mutex_lock(&imp->seg->lock);
+		mutex_unlock(&imp->seg->lock);
+		xpmem_zap_attachers(imp->seg, imp->seg->start, imp->seg->end);
+	}
+	mutex_unlock(&import_lock);
+}
