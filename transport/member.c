@@ -116,6 +116,9 @@ static void new_incarnation(struct xp_member *m, u32 p, u32 epoch, u32 state,
 	set_view(m, p, state);
 	if (state == XP_DEAD)
 		v->reason = xp_sword_reason(xp_load_acquire(&xp_region_part(m->r, p)->sword));
+	/* A partition drops every old mapping before it takes a new epoch. */
+	if (m->ops->joined)
+		m->ops->joined(m->ctx, p, epoch);
 }
 
 int xp_member_join(struct xp_member *m, u64 now)
@@ -357,13 +360,10 @@ int xp_member_input(struct xp_member *m, u64 now, const struct xp_msg *msg)
 		m->stats.stale_msgs++;
 		return 1;
 	}
-	if (msg->h.src_epoch != v->epoch) {
+	if (msg->h.src_epoch != v->epoch)
 		new_incarnation(m, p, msg->h.src_epoch, XP_JOINING,
 				xp_read_once(xp_region_part(m->r, p)->heartbeat),
 				now);
-		if (m->ops->joined)
-			m->ops->joined(m->ctx, p, msg->h.src_epoch);
-	}
 	/* The old incarnation's mappings are gone (fence returned): ack. */
 	send_ack(m, p);
 	return 1;

@@ -62,9 +62,10 @@ struct xp_member_ops {
 	 */
 	void (*self_fence)(void *ctx, u32 old_epoch, u32 reason);
 	/*
-	 * Optional: incarnation @epoch of @peer joined and is about to be
-	 * acknowledged; its older incarnations dropped every mapping they had
-	 * (what was quarantined for them may be released).
+	 * Optional: we saw incarnation @epoch of @peer for the first time (its
+	 * JOIN or its table entry).  A partition drops every mapping of its
+	 * older incarnations before it takes a new epoch, so what was
+	 * quarantined for them may be released.
 	 */
 	void (*joined)(void *ctx, u32 peer, u32 epoch);
 	/* Optional: a peer's state changed in our view. */
