@@ -27,6 +27,8 @@
  */
 #include <linux/hashtable.h>
 #include <linux/mm.h>
+#include <linux/huge_mm.h>
+#include <linux/pfn_t.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/user_namespace.h>
@@ -195,16 +197,57 @@ bool xpmem_import_alive(struct xpmem_segment *seg)
 
 /* ---- fault -------------------------------------------------------------------- */
 
-/* Faults ask for the rest of the aligned fault_window block, from the page. */
-static unsigned long window_pages(struct vm_fault *vmf, u64 offset,
-				  struct xpmem_segment *seg)
+/*
+ * A fault asks for the aligned fault_window block around the page, within
+ * the attachment and the segment, like a local one: a whole 2 MiB block
+ * can then come back as one run and be mapped with one PMD.
+ */
+struct window {
+	unsigned long start, end;	/* attacher addresses */
+	u64 offset;			/* segment offset of start */
+};
+
+static u64 offset_of(struct vm_area_struct *vma, struct xpmem_segment *seg,
+		     unsigned long addr)
 {
+	return (vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start) - seg->start;
+}
+
+static void window_compute(struct vm_fault *vmf, struct xpmem_segment *seg,
+			   struct window *w)
+{
+	struct vm_area_struct *vma = vmf->vma;
 	unsigned long size = (unsigned long)READ_ONCE(xpmem_fault_window) << PAGE_SHIFT;
 	unsigned long addr = vmf->address & PAGE_MASK;
-	unsigned long end = min(ALIGN_DOWN(addr, size) + size, vmf->vma->vm_end);
-	u64 left = seg->end - seg->start - offset;
+	u64 span = seg->end - seg->start, off;
 
-	return min_t(u64, (end - addr) >> PAGE_SHIFT, left >> PAGE_SHIFT);
+	w->start = max(ALIGN_DOWN(addr, size), vma->vm_start);
+	w->end = min(ALIGN_DOWN(addr, size) + size, vma->vm_end);
+	/* VMAs never outgrow their segment (VM_DONTEXPAND); be strict anyway. */
+	off = offset_of(vma, seg, w->start);
+	if (off >= span) {		/* below the segment: wrapped */
+		w->start = addr;
+		off = offset_of(vma, seg, addr);
+	}
+	if (off + (w->end - w->start) > span)
+		w->end = w->start + (span - off);
+	w->offset = off;
+}
+
+/* The reply is one aligned 2 MiB run and the attachment is aligned too. */
+static bool can_map_pmd(struct vm_fault *vmf, const struct window *w,
+			const struct xpmem_request *rq)
+{
+	unsigned int i;
+
+	if (rq->got != PTRS_PER_PMD || !IS_ALIGNED(w->start, PMD_SIZE) ||
+	    !IS_ALIGNED(rq->pfns[0], PTRS_PER_PMD) ||
+	    !pmd_none(READ_ONCE(*vmf->pmd)))
+		return false;
+	for (i = 1; i < PTRS_PER_PMD; i++)
+		if (rq->pfns[i] != rq->pfns[0] + i)
+			return false;
+	return true;
 }
 
 static pgprot_t frame_prot(struct vm_area_struct *vma, bool writable)
@@ -214,41 +257,60 @@ static pgprot_t frame_prot(struct vm_area_struct *vma, bool writable)
 	return vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
 }
 
-/* Installs the frames unless an invalidation came meanwhile: 0 to retry. */
-static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
-			  struct xpmem_request *rq, int gen)
+/* Under seg->lock, with the generation checked. */
+static vm_fault_t install_ptes(struct vm_fault *vmf, const struct window *w,
+			       const struct xpmem_request *rq, pgprot_t prot)
 {
-	struct xpmem_attach *att = vmf->vma->vm_private_data;
-	struct xpmem_import *imp = seg->remote;
-	unsigned long addr = vmf->address & PAGE_MASK;
-	unsigned long end = addr + ((unsigned long)rq->got << PAGE_SHIFT);
-	pgprot_t prot = frame_prot(vmf->vma, rq->writable);
+	unsigned long target = ((vmf->address & PAGE_MASK) - w->start) >> PAGE_SHIFT;
 	vm_fault_t ret = VM_FAULT_NOPAGE, r;
 	unsigned long i, mapped = 0;
 
+	for (i = 0; i < rq->got; i++) {
+		r = vmf_insert_pfn_prot(vmf->vma, w->start + (i << PAGE_SHIFT),
+					rq->pfns[i], prot);
+		if (r == VM_FAULT_NOPAGE)
+			mapped++;
+		else if (i == target)
+			ret = r;
+	}
+	if (target >= rq->got)
+		ret = VM_FAULT_SIGBUS;	/* the owner stopped before our page */
+	xpmem_count(pages_mapped, mapped);
+	return ret;
+}
+
+/* Installs the frames unless an invalidation came meanwhile: 0 to retry. */
+static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
+			  const struct window *w, struct xpmem_request *rq,
+			  int gen)
+{
+	struct xpmem_attach *att = vmf->vma->vm_private_data;
+	struct xpmem_import *imp = seg->remote;
+	bool write = rq->writable && (vmf->vma->vm_flags & VM_WRITE);
+	pgprot_t prot = frame_prot(vmf->vma, rq->writable);
+	vm_fault_t ret;
+	bool pmd;
+
 	mutex_lock(&att->pt_lock);
-	if (!xpmem_fault_prepare_ptes(vmf, addr, end)) {
+	pmd = can_map_pmd(vmf, w, rq);
+	if (!pmd && !xpmem_fault_prepare_ptes(vmf, w->start, w->end)) {
 		mutex_unlock(&att->pt_lock);
-		return VM_FAULT_NOPAGE;
+		return VM_FAULT_NOPAGE;		/* a PMD is there: retry access */
 	}
 	mutex_lock(&seg->lock);
 	if (READ_ONCE(imp->dead)) {
 		ret = VM_FAULT_SIGBUS;
 	} else if (atomic_read(&imp->gen) != gen) {
 		ret = 0;
+	} else if (pmd) {
+		ret = vmf_insert_pfn_pmd_prot(vmf, pfn_to_pfn_t(rq->pfns[0]), prot, write);
+		if (ret == VM_FAULT_NOPAGE)
+			xpmem_count(pmds_mapped, 1);
 	} else {
-		for (i = 0; i < rq->got; i++) {
-			r = vmf_insert_pfn_prot(vmf->vma, addr + (i << PAGE_SHIFT),
-						rq->pfns[i], prot);
-			if (r == VM_FAULT_NOPAGE)
-				mapped++;
-			else if (!i)
-				ret = r;
-		}
+		ret = install_ptes(vmf, w, rq, prot);
 	}
 	mutex_unlock(&seg->lock);
 	mutex_unlock(&att->pt_lock);
-	xpmem_count(pages_mapped, mapped);
 	return ret;
 }
 
@@ -258,25 +320,25 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 	struct xpmem_attach *att = vma->vm_private_data;
 	struct xpmem_segment *seg = att->seg;
 	struct xpmem_import *imp = seg->remote;
-	u64 offset = (vma->vm_pgoff << PAGE_SHIFT) +
-		     ((vmf->address & PAGE_MASK) - vma->vm_start) - seg->start;
 	u64 fault_ns = ms_ns(READ_ONCE(xpmem_fault_ms));
 	bool write = vmf->flags & FAULT_FLAG_WRITE;
 	struct xpmem_request rq = {
 		.peer = imp->peer,
 		.reply_type = XP_MSG_FAULT_REPLY,
 		.key = imp->token,
-		.offset = offset,
 	};
 	struct xp_msg m = { };
+	struct window w;
 	vm_fault_t ret = 0;
 	int tries, gen, err;
 
-	if (READ_ONCE(imp->dead) || offset >= seg->end - seg->start) {
+	window_compute(vmf, seg, &w);
+	if (READ_ONCE(imp->dead) || w.end <= w.start) {
 		xpmem_count(sigbus, 1);
 		return VM_FAULT_SIGBUS;
 	}
-	rq.want = window_pages(vmf, offset, seg);
+	rq.offset = w.offset;
+	rq.want = (w.end - w.start) >> PAGE_SHIFT;
 	rq.pfns = kmalloc_array(rq.want, sizeof(*rq.pfns), GFP_KERNEL);
 	if (!rq.pfns)
 		return VM_FAULT_OOM;
@@ -287,7 +349,7 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 			xpmem_count(fault_retries, 1);
 		gen = atomic_read(&imp->gen);
 		m.u.fault.token = imp->token;
-		m.u.fault.offset = offset;
+		m.u.fault.offset = w.offset;
 		m.u.fault.npages = rq.want;
 		m.u.fault.flags = write ? XP_FAULTF_WRITE : 0;
 		xpmem_count(remote_faults, 1);
@@ -303,7 +365,7 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 			ret = xpmem_fault_errno(err ? -EFAULT : rq.status);
 			break;
 		}
-		ret = install(vmf, seg, &rq, gen);
+		ret = install(vmf, seg, &w, &rq, gen);
 	}
 	if (!ret)
 		ret = VM_FAULT_NOPAGE;	/* invalidated every time: fault again */
