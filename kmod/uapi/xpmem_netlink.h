@@ -77,8 +77,7 @@
  *     shootdown histogram is listed and empty until the fabric exists.
  * XPMEM_CMD_GET_TUNABLES     dump; reply attrs enum xpmem_tun_attr.  One
  *     message per tunable or fault-injection point: NAME, KIND, VALUE, MIN,
- *     MAX, DESCRIPTION.  This build has no fault-injection points: injection
- *     knobs are added only together with the code they act on.
+ *     MAX, DESCRIPTION.
  * XPMEM_CMD_SET_TUNABLE      do, CAP_SYS_ADMIN; request XPMEM_A_NAME and
  *     XPMEM_A_VALUE.  ENOENT: no such tunable; EINVAL: value out of range
  *     (the extended ack says why).  No reply beyond the ack.
