@@ -45,6 +45,7 @@
 #include "fabric.h"
 #include "netlink.h"
 #include "partition.h"
+#include "partition_state.h"
 #include "remote.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
@@ -87,52 +88,7 @@ static atomic64_t doorbells_dropped;
 
 #define POLL_BUDGET 64		/* messages per channel per poll */
 
-/* Messages from one peer waiting for one of its service threads. */
-struct msg_queue {
-	spinlock_t lock;
-	struct xp_msg *slot;		/* [cap], cap a power of two */
-	u32 cap, head, tail;		/* free running */
-	wait_queue_head_t wq;
-	struct task_struct *task;
-};
-
-struct peer_thread {
-	struct task_struct *task;	/* the poller */
-	wait_queue_head_t wq;
-	atomic_t kicked;
-	u32 id;
-	struct msg_queue inval;		/* INVALIDATE, PING */
-	struct msg_queue fsvc;		/* GET, FAULT, UNPIN, RELEASE */
-};
-
-static struct {
-	struct mutex lock;		/* the fabric mutex: every core call */
-	struct xp_region region;
-	bool attached;
-	bool joined;
-	struct xp_member *member;
-	struct xp_chan *chans;		/* [region.l.max_parts] */
-	struct peer_thread *peers;	/* [region.l.max_parts] */
-	u32 nparts;
-	u32 self;
-	struct xp_doorbell db;
-	struct task_struct *rescan;
-	wait_queue_head_t completion_wq;	/* every doorbell */
-	atomic64_t doorbell_gen;		/* counts them, for naps */
-	wait_queue_head_t reply_wq;		/* every delivered reply */
-	struct list_head requests;		/* struct xpmem_request */
-	u32 inflight[XPMEM_FABRIC_MAX_PARTITIONS];
-	bool self_quarantine;		/* our exports wait for our rejoin */
-	struct page *tag_page;
-	u8 tag[XP_TAG_SIZE];
-	int window_of[XPMEM_FABRIC_MAX_PARTITIONS];	/* peer -> window */
-	u64 fence_time_ns[XPMEM_FABRIC_MAX_PARTITIONS];	/* boottime */
-} part;
-
-static u64 ms_to_ns(unsigned int ms)
-{
-	return (u64)max(ms, 1u) * NSEC_PER_MSEC;
-}
+struct partition_state part;
 
 /* ---- doorbells ------------------------------------------------------------ */
 
@@ -187,20 +143,6 @@ static int member_send(void *ctx, u32 peer, struct xp_msg *msg)
 	return err;
 }
 
-/* Requests waiting on @peer (all peers: U32_MAX) end with -ECONNRESET. */
-static void fail_requests(u32 peer)
-{
-	struct xpmem_request *rq;
-
-	lockdep_assert_held(&part.lock);
-	list_for_each_entry(rq, &part.requests, link)
-		if (!rq->done && (peer == U32_MAX || rq->peer == peer)) {
-			rq->status = -ECONNRESET;
-			WRITE_ONCE(rq->done, true);
-		}
-	wake_up(&part.reply_wq);
-}
-
 /*
  * Incarnation @epoch of @peer is dead to us: its requests fail, our
  * mappings of its memory go (and its segments answer SIGBUS), and the pages
@@ -211,7 +153,7 @@ static void member_fence(void *ctx, u32 peer, u32 epoch, u32 reason)
 	pr_info("xpmem: partition %u (epoch %u) fenced: %s\n", peer, epoch,
 		xp_reason_name(reason));
 	part.fence_time_ns[peer] = ktime_get_boottime_ns();
-	fail_requests(peer);
+	xpmem_requests_fail(peer);
 	xpmem_import_peer_dead(peer);
 	xpmem_export_peer_fenced(peer, epoch);
 	trace_xpmem_fence(peer, epoch, reason);
@@ -237,7 +179,7 @@ static void member_self_fence(void *ctx, u32 old_epoch, u32 reason)
 
 	pr_warn("xpmem: fenced ourselves (epoch %u): %s; rejoining\n",
 		old_epoch, xp_reason_name(reason));
-	fail_requests(U32_MAX);
+	xpmem_requests_fail(U32_MAX);
 	for (p = 0; p < part.nparts; p++)
 		if (p != part.self)
 			xpmem_import_peer_dead(p);
@@ -299,66 +241,6 @@ static bool queue_pop(struct msg_queue *q, struct xp_msg *m)
 	return got;
 }
 
-/* The frames of one FAULT_REPLY message, into the request it continues. */
-static void deliver_fault_reply(struct xpmem_request *rq, u32 peer,
-				const struct xp_fault_reply *f)
-{
-	unsigned int i, k;
-
-	if (f->status) {
-		rq->status = f->status;
-		WRITE_ONCE(rq->done, true);
-		return;
-	}
-	for (i = 0; i < f->count && rq->got < rq->want; i++) {
-		u64 first = xp_run_pfn(f->runs[i]);
-		u32 n = xp_run_pages(f->runs[i]);
-
-		for (k = 0; k < n && rq->got < rq->want; k++) {
-			unsigned long pfn = xpmem_partition_window_pfn(peer, first + k);
-
-			if (!pfn) {	/* a frame outside its window (I4) */
-				rq->status = -EFAULT;
-				WRITE_ONCE(rq->done, true);
-				return;
-			}
-			rq->pfns[rq->got++] = pfn;
-		}
-	}
-	rq->writable = f->flags & XP_FAULTF_WRITE;
-	if ((f->flags & XP_FAULTF_LAST) || rq->got == rq->want)
-		WRITE_ONCE(rq->done, true);
-}
-
-/* A reply goes to the oldest request it answers; nobody waits: dropped. */
-static void deliver_reply(u32 peer, const struct xp_msg *m)
-{
-	struct xpmem_request *rq;
-
-	lockdep_assert_held(&part.lock);
-	list_for_each_entry(rq, &part.requests, link) {
-		if (rq->done || rq->peer != peer || rq->reply_type != m->h.type)
-			continue;
-		if (m->h.type == XP_MSG_GET_REPLY) {
-			if (rq->key != (u64)m->u.get_reply.segid)
-				continue;
-			rq->get = m->u.get_reply;
-			rq->status = m->u.get_reply.status;
-			WRITE_ONCE(rq->done, true);
-		} else {
-			const struct xp_fault_reply *f = &m->u.fault_reply;
-
-			if (rq->key != f->token ||
-			    f->offset != rq->offset + ((u64)rq->got << PAGE_SHIFT))
-				continue;
-			deliver_fault_reply(rq, peer, f);
-		}
-		wake_up(&part.reply_wq);
-		return;
-	}
-	xpmem_count(dropped[XPMEM_DROP_STALE_EPOCH], 1);	/* late: its asker left */
-}
-
 /* Under part.lock, from xp_chan_poll: route one checked message. */
 static void chan_handler(void *ctx, struct xp_chan *ch, const struct xp_msg *m)
 {
@@ -380,7 +262,7 @@ static void chan_handler(void *ctx, struct xp_chan *ch, const struct xp_msg *m)
 		break;
 	case XP_MSG_GET_REPLY:
 	case XP_MSG_FAULT_REPLY:
-		deliver_reply(ch->peer, m);
+		xpmem_requests_deliver(ch->peer, m);
 		break;
 	default:		/* PONG, INVALIDATE_DONE: not used by this module */
 		xpmem_count(dropped[XPMEM_DROP_MALFORMED], 1);
@@ -766,187 +648,6 @@ const char *xpmem_partition_state_name(u32 state)
 const char *xpmem_partition_reason_name(u32 reason)
 {
 	return xp_reason_name(reason);
-}
-
-u32 xpmem_partition_live_epoch(u32 peer)
-{
-	u32 epoch = 0;
-
-	mutex_lock(&part.lock);
-	if (part.joined && peer < part.nparts && peer != part.self &&
-	    xp_member_peer_live(part.member, peer))
-		epoch = xp_member_peer_epoch(part.member, peer);
-	mutex_unlock(&part.lock);
-	return epoch;
-}
-
-unsigned long xpmem_partition_window_pfn(u32 peer, u64 owner_pfn)
-{
-	struct xpmem_fabric_window w;
-	int win;
-
-	if (peer >= XPMEM_FABRIC_MAX_PARTITIONS)
-		return 0;
-	win = READ_ONCE(part.window_of[peer]);
-	if (win < 0 || xpmem_fabric_window(win, &w))
-		return 0;
-	if (owner_pfn >= w.size >> PAGE_SHIFT)
-		return 0;
-	return PHYS_PFN(w.phys) + owner_pfn;
-}
-
-u64 xpmem_partition_gen(void)
-{
-	return atomic64_read(&part.doorbell_gen);
-}
-
-void xpmem_partition_nap(u64 gen, u64 ns)
-{
-	/* Uninterruptible: a pending signal must not turn a wait into a spin. */
-	wait_event_hrtimeout(part.completion_wq,
-			     atomic64_read(&part.doorbell_gen) != gen,
-			     ns_to_ktime(ns));
-}
-
-int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
-			 u64 deadline_ns)
-{
-	struct xp_chan *ch;
-	u64 gen;
-	int err;
-
-	for (;;) {
-		gen = xpmem_partition_gen();
-		mutex_lock(&part.lock);
-		if (!part.joined) {
-			err = -ENODEV;
-		} else if (peer >= part.nparts || peer == part.self) {
-			err = -EINVAL;
-		} else {
-			ch = &part.chans[peer];
-			if (READ_ONCE(xpmem_inject_corrupt_next)) {
-				WRITE_ONCE(xpmem_inject_corrupt_next,
-					   xpmem_inject_corrupt_next - 1);
-				ch->corrupt_next = 1;
-			}
-			err = xp_chan_send(ch, msg, type, ktime_get_ns());
-			ch->corrupt_next = 0;
-		}
-		mutex_unlock(&part.lock);
-		if (err != -EAGAIN)
-			return err;
-		/* Ring full: the peer is draining it; its doorbell wakes us. */
-		if (ktime_get_ns() >= deadline_ns)
-			return -ETIMEDOUT;
-		xpmem_partition_nap(gen, 200 * NSEC_PER_USEC);
-	}
-}
-
-bool xpmem_partition_done(u32 peer, u64 seq)
-{
-	bool done = false;
-
-	mutex_lock(&part.lock);
-	if (part.joined && peer < part.nparts && peer != part.self)
-		done = xp_chan_done(&part.chans[peer], seq);
-	mutex_unlock(&part.lock);
-	return done;
-}
-
-void xpmem_partition_fence(u32 peer, u32 reason)
-{
-	mutex_lock(&part.lock);
-	if (part.joined && peer < part.nparts && peer != part.self)
-		xp_member_fence(part.member, peer, reason, ktime_get_ns());
-	mutex_unlock(&part.lock);
-}
-
-int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
-			 u32 type, u64 resend_ns, u64 deadline_ns)
-{
-	u64 now, until;
-	int err;
-
-	rq->done = false;
-	rq->status = 0;
-	rq->got = 0;
-	mutex_lock(&part.lock);
-	if (!part.joined || rq->peer >= part.nparts) {
-		mutex_unlock(&part.lock);
-		return part.joined ? -EINVAL : -ENODEV;
-	}
-	list_add_tail(&rq->link, &part.requests);
-	part.inflight[rq->peer]++;
-	mutex_unlock(&part.lock);
-
-	for (;;) {
-		err = xpmem_partition_post(rq->peer, msg, type, deadline_ns);
-		if (err)
-			break;
-		now = ktime_get_ns();
-		until = min(now + resend_ns, deadline_ns);
-		if (until > now)
-			wait_event_killable_timeout(part.reply_wq, READ_ONCE(rq->done),
-						    nsecs_to_jiffies(until - now) + 1);
-		if (READ_ONCE(rq->done))
-			break;
-		if (fatal_signal_pending(current)) {
-			err = -EINTR;
-			break;
-		}
-		if (ktime_get_ns() >= deadline_ns) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		/* No reply yet: the request or its doorbell may be lost. */
-	}
-
-	mutex_lock(&part.lock);
-	list_del(&rq->link);
-	part.inflight[rq->peer]--;
-	if (rq->done && rq->status == -ECONNRESET)
-		err = -ECONNRESET;	/* fenced meanwhile (fail_requests) */
-	else if (rq->done)
-		err = 0;
-	mutex_unlock(&part.lock);
-	if (err == -ETIMEDOUT) {
-		trace_xpmem_timeout(rq->peer, type, 0);
-		xpmem_count(timeouts, 1);
-	}
-	return err;
-}
-
-int xpmem_partition_ping(u32 peer, u64 *rtt_ns)
-{
-	struct xp_msg msg = { };
-	u64 t0 = ktime_get_ns(), deadline, gen;
-	int err;
-
-	deadline = t0 + ms_to_ns(READ_ONCE(xpmem_fault_ms));
-	mutex_lock(&part.lock);
-	if (!part.joined || peer >= part.nparts || peer == part.self) {
-		mutex_unlock(&part.lock);
-		return part.joined ? -EINVAL : -ENODEV;
-	}
-	err = xp_chan_send(&part.chans[peer], &msg, XP_MSG_PING, t0);
-	mutex_unlock(&part.lock);
-	if (err)
-		return err;
-
-	for (;;) {
-		gen = xpmem_partition_gen();
-		if (xpmem_partition_done(peer, msg.h.seq)) {
-			*rtt_ns = ktime_get_ns() - t0;
-			return 0;
-		}
-		if (!xpmem_partition_live_epoch(peer))
-			return -ECONNRESET;
-		if (ktime_get_ns() >= deadline) {
-			trace_xpmem_timeout(peer, XP_MSG_PING, ktime_get_ns() - t0);
-			return -ETIMEDOUT;
-		}
-		xpmem_partition_nap(gen, NSEC_PER_MSEC);
-	}
 }
 
 /* ---- start and stop --------------------------------------------------------- */
