@@ -245,7 +245,9 @@ static int reply_frames(u32 peer, const struct xp_fault *f,
 		}
 		fr->flags = (writable ? XP_FAULTF_WRITE : 0) |
 			    (i == n ? XP_FAULTF_LAST : 0);
-		err = xpmem_partition_post(peer, &r, XP_MSG_FAULT_REPLY, deadline);
+		/* One doorbell for the whole reply, with its last message. */
+		err = i == n ? xpmem_partition_post(peer, &r, XP_MSG_FAULT_REPLY, deadline) :
+			       xpmem_partition_post_more(peer, &r, XP_MSG_FAULT_REPLY, deadline);
 		if (err)
 			return err;
 	}

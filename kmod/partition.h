@@ -71,6 +71,12 @@ u32 xpmem_partition_live_epoch(u32 peer);
  */
 int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
 			 u64 deadline_ns);
+/*
+ * The same without ringing @peer's doorbell: for all but the last message
+ * of a batch, whose xpmem_partition_post rings once for all.
+ */
+int xpmem_partition_post_more(u32 peer, struct xp_msg *msg, u32 type,
+			      u64 deadline_ns);
 /* 1: @peer completed our request @seq (its completion word). */
 bool xpmem_partition_done(u32 peer, u64 seq);
 /*

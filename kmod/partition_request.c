@@ -135,8 +135,8 @@ void xpmem_partition_nap(u64 gen, u64 ns)
 			     ns_to_ktime(ns));
 }
 
-int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
-			 u64 deadline_ns)
+static int post(u32 peer, struct xp_msg *msg, u32 type, u64 deadline_ns,
+		bool more)
 {
 	struct xp_chan *ch;
 	u64 gen;
@@ -156,7 +156,12 @@ int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
 					   xpmem_inject_corrupt_next - 1);
 				ch->corrupt_next = 1;
 			}
+			ch->hold_doorbell = more;
 			err = xp_chan_send(ch, msg, type, ktime_get_ns());
+			/* A full ring must be drained: ring for what is in it. */
+			if (more && err)
+				xp_chan_ring(ch);
+			ch->hold_doorbell = false;
 			ch->corrupt_next = 0;
 		}
 		mutex_unlock(&part.lock);
@@ -167,6 +172,18 @@ int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
 			return -ETIMEDOUT;
 		xpmem_partition_nap(gen, 200 * NSEC_PER_USEC);
 	}
+}
+
+int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
+			 u64 deadline_ns)
+{
+	return post(peer, msg, type, deadline_ns, false);
+}
+
+int xpmem_partition_post_more(u32 peer, struct xp_msg *msg, u32 type,
+			      u64 deadline_ns)
+{
+	return post(peer, msg, type, deadline_ns, true);
 }
 
 bool xpmem_partition_done(u32 peer, u64 seq)

@@ -58,8 +58,14 @@ int xp_chan_send(struct xp_chan *ch, struct xp_msg *msg, u32 type, u64 now)
 		ring_error(ch, now);
 	if (err)
 		return err;
-	xp_doorbell_ring(ch->db, ch->peer, XP_VEC_MSG);
+	if (!ch->hold_doorbell)
+		xp_chan_ring(ch);
 	return 0;
+}
+
+void xp_chan_ring(struct xp_chan *ch)
+{
+	xp_doorbell_ring(ch->db, ch->peer, XP_VEC_MSG);
 }
 
 void xp_chan_complete(struct xp_chan *ch, u64 seq)

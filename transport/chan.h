@@ -49,6 +49,11 @@ struct xp_chan {
 	bool ping_to_handler;
 	/* Fault injection: flip a payload byte of this many next sends. */
 	u32 corrupt_next;
+	/*
+	 * Set by a sender posting a batch: xp_chan_send does not ring; the
+	 * sender rings once for the batch (xp_chan_ring) after its last one.
+	 */
+	bool hold_doorbell;
 };
 
 /* Handler for messages the channel does not handle itself. */
@@ -73,6 +78,8 @@ int xp_chan_send(struct xp_chan *ch, struct xp_msg *msg, u32 type, u64 now);
  */
 int xp_chan_poll(struct xp_chan *ch, u64 now, u32 budget, xp_chan_handler h,
 		 void *ctx);
+/* Ring the peer's doorbell (after a batch posted with hold_doorbell). */
+void xp_chan_ring(struct xp_chan *ch);
 /* Complete the peer's request @seq: word then doorbell. */
 void xp_chan_complete(struct xp_chan *ch, u64 seq);
 /* 1 when our request @seq is complete (current incarnations only). */
