@@ -555,8 +555,20 @@ static void serve_queue(struct peer_thread *pt, struct msg_queue *q,
 	}
 }
 
+/*
+ * Queued for an incarnation of ours that has fenced itself since: its
+ * mappings are gone, its exports quarantined, and its peers no longer talk
+ * to it.  Dropped.
+ */
+static bool addressed_to_old_self(const struct xp_msg *m)
+{
+	return m->h.dst_epoch != READ_ONCE(part.member->epoch);
+}
+
 static void serve_invalidation(struct peer_thread *pt, const struct xp_msg *m)
 {
+	if (addressed_to_old_self(m))
+		return;
 	if (m->h.type == XP_MSG_INVALIDATE) {
 		inject_sleep(READ_ONCE(xpmem_inject_delay_invalidate_ms));
 		xpmem_import_invalidate(pt->id, m);
@@ -567,7 +579,8 @@ static void serve_invalidation(struct peer_thread *pt, const struct xp_msg *m)
 static void serve_fault(struct peer_thread *pt, const struct xp_msg *m)
 {
 	inject_sleep(READ_ONCE(xpmem_inject_stall_fault_service_ms));
-	xpmem_export_serve(pt->id, m);
+	if (!addressed_to_old_self(m))
+		xpmem_export_serve(pt->id, m);
 }
 
 static int inval_thread(void *data)
