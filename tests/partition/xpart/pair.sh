@@ -30,6 +30,7 @@ while ! grep -q '^segids ' "$out"; do
 	fi
 	sleep 0.1
 done
+# shellcheck disable=SC2046  # two segids, two words
 set -- $(awk '/^segids /{ print $2, $3 }' "$out") "$@"
 ok=1
 aout=$(mktemp)

@@ -56,7 +56,9 @@ inline uint64_t pattern(uint64_t seed, uint64_t page, uint64_t word)
 {
 	return (seed << 40) | (page << 9) | word;
 }
-// Sparse fills touch words 0, 257 and 511 only (the 100,000-page run).
+// Sparse fills touch words 0, 257 and 511 only (the 100,000-page run, whose
+// attacher stamps word kStampWord).
+constexpr size_t kStampWord = 100;
 void fill(volatile uint64_t *p, size_t pages, uint64_t seed, bool sparse);
 // -1 if all match, else page * 512 + word of the first mismatch (*found).
 int64_t check(const volatile uint64_t *p, size_t pages, uint64_t seed,

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# tests/partition/remote.sh - cross-partition XPMEM in the lab: three
+# partitions with xpmem.ko, an exporter (build/tests/partition/xpart/
+# xpmem-xpart-export) in one and its attacher in another, meeting in a
+# control page they both map.  First the data path (both ways, holes,
+# removed segment, exporter exit, fork COW, 100,000 pages, readers racing
+# munmap/remap), then the failures the contract covers: a partition killed
+# in the middle of an invalidation (fenced within inval_ms, its pages
+# quarantined and never reused, released when it rejoins), stop/cont, the
+# exporter's whole partition killed under an attacher, lost doorbells,
+# corrupted messages, a late completion.  Ends with every partition's kernel
+# log and rmmod.  One verdict line per check ("PASS partition: ..."), as
+# membership.sh; exits non-zero on a failure.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../tools/lab/common.sh
+. "$repo/tools/lab/common.sh"
+logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}/remote
+# shellcheck source=remote-lib.sh
+. "$repo/tests/partition/remote-lib.sh"
+n=3
+failed=0
+rm -rf "$logs"
+mkdir -p "$logs"
+log=$logs/remote.log
+
+pass() { echo "PASS partition: $*"; }
+fail() { echo "FAIL partition: $*"; failed=1; }
+check() { # NAME CMD...
+	local name=$1 t0=$SECONDS
+	shift
+	echo "==== $name" >>"$log"
+	if "$@" >>"$log" 2>&1; then pass "$name"; else fail "$name"; fi
+	echo "==== $((SECONDS - t0)) s" >>"$log"
+}
+trap '"$lab" down >"$logs/down.log" 2>&1; exit $failed' EXIT
+
+for p in export attach pressure; do
+	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
+done
+"$lab" down >/dev/null 2>&1
+if ! "$lab" up -n "$n" >"$logs/up.log" 2>&1; then
+	fail "remote: up -n $n with the module (log: ${logs#"$repo"/}/up.log)"
+	exit 1
+fi
+
+all_up() {
+	local p q
+	for ((p = 0; p < n; p++)); do
+		for ((q = 0; q < n; q++)); do
+			wait_state "$p" "$q" UP 30000 >/dev/null || return 1
+		done
+	done
+	# The deadlines the checks below are measured against, set explicitly.
+	for ((p = 0; p < n; p++)); do
+		xctl "$p" set inval_ms 1000 && xctl "$p" set fault_ms 1000 || return 1
+	done
+}
+check "remote: all $n partitions UP, inval_ms and fault_ms 1000" all_up
+
+# ---- the data path -----------------------------------------------------------
+check "remote: pattern both ways and after a remap (0 -> 1)" pair pattern 0 1 pattern
+check "remote: holes at attach time and made later: SIGBUS (0 -> 1)" pair holes 0 1 holes
+check "remote: removed segment: SIGBUS, get ENOENT (2 -> 0)" pair remove 2 0 remove
+check "remote: exporter exits: SIGBUS, never stale data (1 -> 2)" pair exit 1 2 exit
+check "remote: exporter forks: attacher follows the parent's COW pages (0 -> 1)" pair fork 0 1 fork
+check "remote: 100,000 pages stamped and checked (0 -> 1)" pair scale 0 1 scale
+check "remote: 4 readers vs munmap/remap generations: nothing stale (0 -> 1)" \
+	pair race 0 1 race --seconds 5 -- --threads 4 --seconds 5
+
+went_remote() {
+	local f i
+	f=$(counter 1 remote_faults) && i=$(counter 0 remote_invalidations) || return 1
+	echo "partition 1 remote_faults $f, partition 0 remote_invalidations $i"
+	[ "$f" -gt 0 ] && [ "$i" -gt 0 ] || return 1
+	for ((p = 0; p < n; p++)); do
+		wait_counter "$p" pinned_pages 0 10000 || return 1
+		wait_counter "$p" attachments 0 10000 || return 1
+	done
+}
+check "remote: the faults and invalidations went over the fabric; nothing pinned after" went_remote
+
+# ---- lost and corrupted messages -------------------------------------------------
+dropped_doorbells() { # P: doorbells to P dropped by fabricd during a pattern run
+	local d0 d1 r=0
+	d0=$("$lab" fabric stats | awk -v id="$1" '$1 == "id" && $2 == id { for (i = 3; i < NF; i++) if ($i == "dropped") print $(i + 1) }')
+	"$lab" fabric drop-to "$1" on || return 1
+	pair "drop-to-$1" 0 1 pattern || r=1
+	"$lab" fabric drop-to "$1" off || return 1
+	d1=$("$lab" fabric stats | awk -v id="$1" '$1 == "id" && $2 == id { for (i = 3; i < NF; i++) if ($i == "dropped") print $(i + 1) }')
+	echo "doorbells to $1 dropped: $d0 -> $d1"
+	[ "$d1" -gt "$d0" ] && return $r
+}
+check "remote: doorbells to the attacher's partition dropped: data path still right" dropped_doorbells 1
+check "remote: doorbells to the owner's partition dropped: data path still right" dropped_doorbells 0
+
+# corrupt_next on the sender: the receiver drops the message as malformed,
+# the sender's resend (every deadline/4) completes the operation.
+corrupt() { # WHO: attacher (its FAULT) | owner (its INVALIDATE)
+	local recv m0 m1 e0 e1 r=0
+	if [ "$1" = attacher ]; then recv=0; else recv=1; fi
+	m0=$(counter $recv dropped_malformed) || return 1
+	e0=$(field "$(view 0)" 1 3)
+	if [ "$1" = attacher ]; then
+		pair "corrupt-$1" 0 1 pattern -- --arm-before-touch "inject corrupt_next 1" || r=1
+	else
+		pair "corrupt-$1" 0 1 pattern --arm-before-munmap "inject corrupt_next 1" || r=1
+	fi
+	m1=$(counter $recv dropped_malformed) || return 1
+	e1=$(field "$(view 0)" 1 3)
+	echo "partition $recv dropped_malformed $m0 -> $m1; epoch of 1 in 0's view $e0 -> $e1"
+	[ $((m1 - m0)) = 1 ] || r=1
+	# No fence: the resend arrived in time.
+	[ "$e1" = "$e0" ] && [ "$(field "$(view 0)" 1 2)" = UP ] || r=1
+	return $r
+}
+check "remote: corrupted FAULT dropped as malformed by the owner, resent, fault completes" corrupt attacher
+check "remote: corrupted INVALIDATE dropped by the attacher's partition, resent, munmap completes, no fence" corrupt owner
+
+# A completion that comes after the owner gave up: 1 handles the INVALIDATE
+# 3 s late (inval_ms 1000).  The owner fences 1 and quarantines the pages;
+# 1's late completion must change nothing; 1 then finds itself fenced,
+# fences itself and rejoins, which releases the quarantine.
+late_completion() {
+	local e0 e1 r=0 ms
+	e0=$(field "$(view 0)" 1 3)
+	xctl 1 inject delay_invalidate_ms 3000 || return 1
+	pair late 0 1 canary -- --hold-ms 8000 || r=1
+	xctl 1 inject delay_invalidate_ms 0 || r=1
+	ms=$(awk '/^munmap_ms /{ print $2 }' "$logs/late.exp")
+	echo "munmap_ms ${ms:-none} (inval_ms 1000)"
+	[ -n "$ms" ] && [ "$ms" -lt 3000 ] || r=1
+	wait_state 0 1 UP 30000 >/dev/null || return 1
+	e1=$(field "$(view 0)" 1 3)
+	echo "epoch of 1: $e0 -> $e1"
+	[ "$e1" -gt "$e0" ] || r=1
+	wait_field 0 1 7 0 10000 || r=1
+	wait_counter 0 pinned_pages 0 10000 || r=1
+	return $r
+}
+check "remote: late completion: 1 fenced at inval_ms, rejoins, quarantine released" late_completion
+
+# ---- partitions dying ------------------------------------------------------------
+check "remote: kill 1 mid-invalidate: munmap within inval_ms, pages quarantined and kept through memory pressure, released on restart" \
+	kill_mid_invalidate once 1
+
+stop_cont() {
+	local e0 e1
+	e0=$(field "$(view 0)" 1 3)
+	"$lab" stop 1 || return 1
+	wait_state 0 1 DEAD 5000 >/dev/null || { "$lab" cont 1; return 1; }
+	"$lab" cont 1 || return 1
+	wait_state 0 1 UP 30000 >/dev/null || return 1
+	e1=$(field "$(view 0)" 1 3)
+	echo "epoch of 1: $e0 -> $e1"
+	[ "$e1" -gt "$e0" ] || return 1
+	"$lab" exec 1 --timeout 30 -- sh -c 'dmesg | grep -q "fenced ourselves"' || return 1
+	pair after-cont 0 1 pattern
+}
+check "remote: stop 1: fenced; cont 1: fences itself, rejoins, data path works again" stop_cont
+
+# The exporter's partition dies under a running attacher: the attacher's
+# next touch gets SIGBUS within fault_ms (+2 s), and it exits.
+owner_killed() {
+	local att tk te ms r=0 i
+	start_exporter owner-death 0 owner-death --hold-ms 300000 || { wait "$EXP_PID"; return 1; }
+	# shellcheck disable=SC2086
+	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-attach" owner-death $SEGIDS \
+		--hold-ms 60000 >"$logs/owner-death.att" 2>&1 &
+	att=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '^ready' "$logs/owner-death.att" && break
+		kill -0 "$att" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 1
+	"$lab" kill 0 || r=1
+	tk=$(now_ms)
+	wait "$att" || r=1
+	te=$(now_ms)
+	wait "$EXP_PID"
+	sed 's/^/    attacher: /' "$logs/owner-death.att"
+	ms=$(awk '/sigbus_ms/{ print $4 }' "$logs/owner-death.att")
+	echo "attacher exited $((te - tk)) ms after the kill; the touch that got SIGBUS took ${ms:-?} ms (fault_ms 1000)"
+	grep -q '^PASS ' "$logs/owner-death.att" || r=1
+	[ -n "$ms" ] && [ "$ms" -lt 3000 ] || r=1
+	[ $((te - tk)) -lt 30000 ] || r=1
+	"$lab" restart 0 >"$logs/restart-0.log" 2>&1 || { cat "$logs/restart-0.log"; return 1; }
+	wait_state 1 0 UP 60000 >/dev/null && wait_state 2 0 UP 60000 >/dev/null || r=1
+	wait_state 0 0 UP 60000 >/dev/null || r=1
+	return $r
+}
+check "remote: kill 0 under an attacher in 1: SIGBUS within fault_ms, attacher exits; 0 restarts" owner_killed
+after_restarts() {
+	local p
+	for ((p = 0; p < n; p++)); do xctl "$p" set inval_ms 1000 || return 1; done
+	pair restarted-1-0 1 0 pattern && pair restarted-0-2 0 2 pattern
+}
+check "remote: after the restarts: pattern 1 -> 0 and 0 -> 2" after_restarts
+
+# ---- every partition clean -------------------------------------------------------
+for ((p = 0; p < n; p++)); do
+	check "remote: partition $p: kernel log clean" "$lab" exec "$p" --timeout 60 -- sh -c \
+		'! dmesg | grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than"'
+done
+for ((p = 0; p < n; p++)); do
+	check "remote: partition $p: rmmod xpmem (nothing pinned or leaked)" \
+		"$lab" exec "$p" --timeout 60 -- busybox rmmod xpmem
+done
