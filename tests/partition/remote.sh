@@ -145,6 +145,19 @@ check "remote: late completion: 1 fenced at inval_ms, rejoins, quarantine releas
 check "remote: kill 1 mid-invalidate: munmap within inval_ms, pages quarantined and kept through memory pressure, released on restart" \
 	kill_mid_invalidate once 1
 
+# The control for the check above: the same canaries, an INVALIDATE handled
+# in time, so the munmap frees the pages; the same pressure must then wipe
+# most of them from the RAM file (else "kept" would prove nothing).
+freed_reused() {
+	local r=0
+	pair control 0 1 canary -- --hold-ms 3000 || r=1
+	"$lab" exec 0 --timeout 300 -- "$bin/xpmem-xpart-pressure" 48 || r=1
+	frames_hold_canaries "$logs/control.exp" "$(ram_of 0)" lost || r=1
+	wait_counter 0 pinned_pages 0 10000 || r=1
+	return $r
+}
+check "remote: control: frames freed by a normal munmap are reused under the same pressure" freed_reused
+
 stop_cont() {
 	local e0 e1
 	e0=$(field "$(view 0)" 1 3)

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tests/partition/soak.sh - kill-mid-invalidate, over and over: three
+# partitions; XPMEM_SOAK_ROUNDS times (default 20) the attacher's partition 1
+# is killed while it sleeps in an INVALIDATE from 0 and restarted
+# (remote-lib.sh kill_mid_invalidate: munmap within inval_ms, 1 fenced, its
+# pages quarantined and still holding the canaries after memory pressure,
+# released and unpinned once 1 rejoins).  Every round must pass: no hang
+# (every command is bounded), pinned_pages back to 0, and at the end every
+# partition's kernel log clean, partition 1's console logs of the killed
+# boots included, and rmmod clean.  Prints the munmap times it measured.
+# tests/run --suite soak runs it; it is not in the default run.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../tools/lab/common.sh
+. "$repo/tools/lab/common.sh"
+logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}/soak
+# shellcheck source=remote-lib.sh
+. "$repo/tests/partition/remote-lib.sh"
+n=3
+rounds=${XPMEM_SOAK_ROUNDS:-20}
+failed=0
+rm -rf "$logs"
+mkdir -p "$logs"
+log=$logs/soak.log
+
+pass() { echo "PASS soak: $*"; }
+fail() { echo "FAIL soak: $*"; failed=1; }
+trap '"$lab" down >"$logs/down.log" 2>&1; exit $failed' EXIT
+
+[ -x "$bin/xpmem-xpart-export" ] || { fail "${bin#"$repo"/} is not built"; exit 1; }
+"$lab" down >/dev/null 2>&1
+if ! "$lab" up -n "$n" >"$logs/up.log" 2>&1; then
+	fail "up -n $n with the module (log: ${logs#"$repo"/}/up.log)"
+	exit 1
+fi
+for ((p = 0; p < n; p++)); do
+	wait_state 0 "$p" UP 30000 >/dev/null || { fail "partition $p not UP"; exit 1; }
+done
+
+bad=0 times=()
+t0=$SECONDS
+for ((i = 1; i <= rounds; i++)); do
+	echo "==== round $i" >>"$log"
+	if kill_mid_invalidate "$i" 1 >"$logs/round-$i.log" 2>&1; then
+		times+=("$(awk '/^kmi_munmap_ms /{ print $2 }' "$logs/round-$i.log")")
+	else
+		bad=$((bad + 1))
+		echo "round $i failed:"
+		sed 's/^/    | /' "$logs/round-$i.log" | tail -n 30
+	fi
+	cat "$logs/round-$i.log" >>"$log"
+	# The killed boot's console (kernel messages at warning level and up).
+	cp -f "$LAB_RUN/p1/console.prev.log" "$logs/console-p1-round-$i.log" 2>/dev/null
+done
+if [ $bad = 0 ]; then
+	pass "kill mid-invalidate x $rounds: every round fenced, quarantined, kept, released ($((SECONDS - t0)) s)"
+else
+	fail "kill mid-invalidate: $bad of $rounds rounds failed (logs: ${logs#"$repo"/}/)"
+fi
+if [ ${#times[@]} -gt 0 ]; then
+	printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+		printf "    munmap under a dying peer, ms (inval_ms 1000): n %d  min %d  median %d  max %d\n",
+			NR, v[1], v[int((NR + 1) / 2)], v[NR] }'
+fi
+
+# Kernel messages of warning level and up reach the console log: the killed
+# boots of 1 must show none either.
+consoles_clean() {
+	! cat "$logs"/console-p1-round-*.log 2>/dev/null |
+		grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than"
+}
+if consoles_clean; then pass "partition 1: console logs of the $rounds killed boots clean"
+else fail "partition 1: a killed boot's console log shows errors"; fi
+for ((p = 0; p < n; p++)); do
+	if "$lab" exec "$p" --timeout 60 -- sh -c \
+		'! dmesg | grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than"' \
+		>>"$log" 2>&1; then
+		pass "partition $p: kernel log clean"
+	else
+		fail "partition $p: kernel log shows errors (${logs#"$repo"/}/soak.log)"
+	fi
+done
+for ((p = 0; p < n; p++)); do
+	if "$lab" exec "$p" --timeout 60 -- busybox rmmod xpmem >>"$log" 2>&1; then
+		pass "partition $p: rmmod xpmem"
+	else
+		fail "partition $p: rmmod xpmem"
+	fi
+done
