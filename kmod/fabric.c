@@ -228,6 +228,8 @@ static int probe_doorbell(struct pci_dev *pdev, void __iomem *regs)
 	if (IS_ERR(db->control))
 		return PTR_ERR(db->control);
 
+	/* An MSI-X doorbell is a write the device masters: without it, lost. */
+	pci_set_master(pdev);
 	nvec = pci_alloc_irq_vectors(pdev, 1, XPMEM_FABRIC_MAX_PARTITIONS,
 				     PCI_IRQ_MSIX);
 	if (nvec < 0)
