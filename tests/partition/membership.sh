@@ -91,6 +91,22 @@ check "every partition identified each peer's window by its tag" windows_found
 
 check "PING 0 -> 1 and 0 -> 2, 2 -> 1" sh -c "$(declare -f ping_ok); lab=$lab; ping_ok 0 1 && ping_ok 0 2 && ping_ok 2 1"
 
+# The PINGs above were answered through doorbells, not only the rescan: each
+# partition's doorbell device counted interrupts (MSI-X delivered).
+doorbell_irqs() { # P: "received N" of its doorbell device
+	"$lab" exec "$1" --timeout 30 -- sh -c 'cat /sys/bus/pci/devices/*/xpmem_doorbells 2>/dev/null' |
+		awk '$1 == "received" { print $2 }'
+}
+doorbells_interrupt() {
+	local p r
+	for p in 0 1 2; do
+		r=$(doorbell_irqs "$p")
+		echo "partition $p: doorbells received ${r:-none}"
+		[ "${r:-0}" -gt 0 ] || return 1
+	done
+}
+check "doorbells arrive as interrupts in every partition" doorbells_interrupt
+
 lost_doorbells() {
 	local r=0
 	"$lab" fabric drop-to 1 on || return 1
