@@ -72,6 +72,28 @@ wait_counter() { # P NAME VALUE LIMIT_MS
 	return 1
 }
 
+# After `restart P`: the killed boot's console log (its kernel messages of
+# warning level and up) is console.prev.log; keep it as
+# $logs/TAG.console-killed.log for killed_consoles_clean.
+keep_killed_console() { # P TAG
+	local d=$LAB_RUN
+	[ "$1" = 0 ] || d=$LAB_RUN/p$1
+	cp -f "$d/console.prev.log" "$logs/$2.console-killed.log"
+}
+killed_consoles_clean() { # MIN-COUNT: at least that many kept logs, none with errors
+	local f k=0 r=0
+	for f in "$logs"/*.console-killed.log; do
+		[ -f "$f" ] || continue
+		k=$((k + 1))
+		if grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than" "$f"; then
+			echo "in ${f##*/}"
+			r=1
+		fi
+	done
+	echo "$k console logs of killed boots read"
+	[ $k -ge "$1" ] && return $r
+}
+
 # Starts the exporter of SCENARIO in partition P in the background; its
 # output goes to $logs/NAME.exp.  Sets EXP_PID and SEGIDS ("CTL DATA").
 start_exporter() { # NAME P SCENARIO [ARGS...]
@@ -184,6 +206,7 @@ kill_mid_invalidate() { # TAG PRESSURE
 		frames_hold_canaries "$logs/$tag.exp" "$(ram_of 0)" || r=1
 	fi
 	"$lab" restart 1 >"$logs/$tag.restart" 2>&1 || { cat "$logs/$tag.restart"; return 1; }
+	keep_killed_console 1 "$tag"
 	xctl 1 inject delay_invalidate_ms 0 >/dev/null
 	wait_state 0 1 UP 60000 >/dev/null || return 1
 	e1=$(field "$(view 0)" 1 3)

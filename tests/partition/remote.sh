@@ -200,6 +200,7 @@ owner_killed() {
 	[ -n "$ms" ] && [ "$ms" -lt 3000 ] || r=1
 	[ $((te - tk)) -lt 30000 ] || r=1
 	"$lab" restart 0 >"$logs/restart-0.log" 2>&1 || { cat "$logs/restart-0.log"; return 1; }
+	keep_killed_console 0 owner-death
 	wait_state 1 0 UP 60000 >/dev/null && wait_state 2 0 UP 60000 >/dev/null || r=1
 	wait_state 0 0 UP 60000 >/dev/null || r=1
 	return $r
@@ -217,6 +218,7 @@ for ((p = 0; p < n; p++)); do
 	check "remote: partition $p: kernel log clean" "$lab" exec "$p" --timeout 60 -- sh -c \
 		'! dmesg | grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than"'
 done
+check "remote: the killed boots' console logs clean" killed_consoles_clean 2
 for ((p = 0; p < n; p++)); do
 	check "remote: partition $p: rmmod xpmem (nothing pinned or leaked)" \
 		"$lab" exec "$p" --timeout 60 -- busybox rmmod xpmem
