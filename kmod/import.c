@@ -234,6 +234,30 @@ static void window_compute(struct vm_fault *vmf, struct xpmem_segment *seg,
 	w->offset = off;
 }
 
+static unsigned long target_index(struct vm_fault *vmf, const struct window *w)
+{
+	return ((vmf->address & PAGE_MASK) - w->start) >> PAGE_SHIFT;
+}
+
+/*
+ * The owner pins from the window's start and stops at the first hole: when
+ * that is before our page, ask again from our page (once: false when the
+ * window starts there already).
+ */
+static bool window_from_target(struct vm_fault *vmf, struct xpmem_segment *seg,
+			       struct window *w, struct xpmem_request *rq)
+{
+	unsigned long addr = vmf->address & PAGE_MASK;
+
+	if (w->start == addr)
+		return false;
+	w->start = addr;
+	w->offset = offset_of(vmf->vma, seg, addr);
+	rq->offset = w->offset;
+	rq->want = (w->end - w->start) >> PAGE_SHIFT;
+	return true;
+}
+
 /* The reply is one aligned 2 MiB run and the attachment is aligned too. */
 static bool can_map_pmd(struct vm_fault *vmf, const struct window *w,
 			const struct xpmem_request *rq)
@@ -261,7 +285,7 @@ static pgprot_t frame_prot(struct vm_area_struct *vma, bool writable)
 static vm_fault_t install_ptes(struct vm_fault *vmf, const struct window *w,
 			       const struct xpmem_request *rq, pgprot_t prot)
 {
-	unsigned long target = ((vmf->address & PAGE_MASK) - w->start) >> PAGE_SHIFT;
+	unsigned long target = target_index(vmf, w);
 	vm_fault_t ret = VM_FAULT_NOPAGE, r;
 	unsigned long i, mapped = 0;
 
@@ -358,6 +382,11 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 		if (err == -EINTR) {
 			ret = VM_FAULT_NOPAGE;	/* dying: the signal is delivered */
 			break;
+		}
+		if (!err && (rq.status == -EFAULT || rq.got <= target_index(vmf, &w)) &&
+		    window_from_target(vmf, seg, &w, &rq)) {
+			tries--;	/* not a race: a hole before our page */
+			continue;
 		}
 		if (!err && !rq.status && !rq.got)
 			err = -EFAULT;
