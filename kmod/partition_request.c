@@ -66,6 +66,20 @@ static void deliver_fault_reply(struct xpmem_request *rq, u32 peer,
 		WRITE_ONCE(rq->done, true);
 }
 
+/*
+ * A GET answered twice (it was posted again, or its asker gave up) made an
+ * export nobody uses: hand its token back at once.  Under part.lock, so
+ * without waiting: with the ring full it stays until our next epoch.
+ */
+static void release_orphan(u32 peer, u64 token)
+{
+	struct xp_msg r = { };
+
+	lockdep_assert_held(&part.lock);
+	r.u.release.token = token;
+	xp_chan_send(&part.chans[peer], &r, XP_MSG_RELEASE, ktime_get_ns());
+}
+
 /* A reply goes to the oldest request it answers; nobody waits: dropped. */
 void xpmem_requests_deliver(u32 peer, const struct xp_msg *m)
 {
@@ -93,6 +107,8 @@ void xpmem_requests_deliver(u32 peer, const struct xp_msg *m)
 		return;
 	}
 	xpmem_count(dropped[XPMEM_DROP_STALE_EPOCH], 1);	/* late: its asker left */
+	if (m->h.type == XP_MSG_GET_REPLY && !m->u.get_reply.status)
+		release_orphan(peer, m->u.get_reply.token);
 }
 
 u32 xpmem_partition_live_epoch(u32 peer)
