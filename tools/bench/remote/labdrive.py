@@ -1,0 +1,249 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""labdrive - driving processes in the partitions of a running lab.
+
+Shared by tools/bench/xpmem-remote-bench and tools/demo/xpmem-remote-demo.
+Everything goes through tools/xpmem-lab (exec, kill, restart, up, down), so
+the lab of XPMEM_BUILD_DIR is the one used.  A partition's agent runs one
+command at a time: a long-running process (an exporter, an attacher, a
+watch) occupies its partition until it exits, and processes in different
+partitions talk through xpmem-role's control page, not through the host.
+
+Every wait has a bound; a process that outlives its bound is killed (the
+lab's client then kills it in the guest) and the run fails with a message.
+"""
+
+import json
+import os
+import queue
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+
+
+class LabError(Exception):
+    pass
+
+
+def now_ms():
+    return time.monotonic() * 1000.0
+
+
+def kv(line):
+    """'word a=1 b=x' -> {'a': '1', 'b': 'x'} (values as strings)."""
+    return dict(re.findall(r'(\w+)=(\S+)', line))
+
+
+class Proc:
+    """A command running in a partition, its output read line by line as it
+    comes (stdout and stderr both, stderr lines prefixed with 'stderr: ')."""
+
+    def __init__(self, lab, part, argv, timeout, name):
+        self.name = name
+        self.part = part
+        self.lines = queue.Queue()
+        self.log = []
+        cmd = [lab.lab, 'exec', str(part), '--timeout', str(int(timeout)),
+               '--'] + [str(a) for a in argv]
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=lab.env, cwd=lab.repo)
+        for stream, prefix in ((self.p.stdout, ''), (self.p.stderr, 'stderr: ')):
+            threading.Thread(target=self._read, args=(stream, prefix),
+                             daemon=True).start()
+
+    def _read(self, stream, prefix):
+        for line in stream:
+            self.lines.put((now_ms(), prefix + line.rstrip('\n')))
+        self.lines.put((now_ms(), None))
+
+    def expect(self, word, timeout):
+        """Waits for a line starting with `word`; returns (host ms, line).
+        Lines before it are kept in self.log; stderr lines are printed."""
+        deadline = now_ms() + timeout * 1000
+        eofs = 0
+        while True:
+            left = (deadline - now_ms()) / 1000
+            if left <= 0:
+                raise LabError(f'{self.name} (partition {self.part}): no "{word}" '
+                               f'line within {timeout} s; it said: {self.tail()}')
+            try:
+                t, line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                eofs += 1
+                if eofs == 2:
+                    rc = self.p.wait()
+                    raise LabError(f'{self.name} (partition {self.part}) exited '
+                                   f'(status {rc}) before "{word}"; it said: {self.tail()}')
+                continue
+            self.log.append(line)
+            if line.startswith('stderr: '):
+                print(f'    [{self.name}] {line}', file=sys.stderr)
+            if line.split(' ', 1)[0] == word:
+                return t, line
+
+    def result(self, timeout):
+        """The JSON of its 'result {...}' line."""
+        _, line = self.expect('result', timeout)
+        return json.loads(line.split(' ', 1)[1])
+
+    def wait(self, timeout):
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise LabError(f'{self.name} (partition {self.part}) did not exit '
+                           f'within {timeout} s; it said: {self.tail()}')
+        # Drain what is left, for the log.
+        while True:
+            try:
+                _, line = self.lines.get(timeout=1)
+            except queue.Empty:
+                break
+            if line is not None:
+                self.log.append(line)
+        if rc != 0:
+            raise LabError(f'{self.name} (partition {self.part}) exited with '
+                           f'status {rc}; it said: {self.tail()}')
+        return rc
+
+    def stop(self):
+        """Ends it whatever it is doing (the lab client's exit kills the
+        command in the guest)."""
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+    def tail(self, n=6):
+        return ' | '.join(self.log[-n:]) or '(nothing)'
+
+
+class Lab:
+    def __init__(self, repo, build):
+        self.repo = repo
+        self.build = build
+        self.lab = os.path.join(repo, 'tools', 'xpmem-lab')
+        self.role = os.path.join(build, 'tools', 'bench', 'remote', 'xpmem-role')
+        self.ctl = os.path.join(build, 'tools', 'xpmemctl', 'xpmemctl')
+        self.env = dict(os.environ, XPMEM_BUILD_DIR=build)
+        self.procs = []
+
+    # --- the lab itself -------------------------------------------------
+
+    def run(self, *args, timeout=300, check=True):
+        """tools/xpmem-lab ARGS; returns (status, stdout, stderr)."""
+        try:
+            r = subprocess.run([self.lab] + [str(a) for a in args], env=self.env,
+                               cwd=self.repo, capture_output=True, text=True,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise LabError(f'xpmem-lab {" ".join(map(str, args))}: no answer '
+                           f'within {timeout} s')
+        if check and r.returncode != 0:
+            raise LabError(f'xpmem-lab {" ".join(map(str, args))} failed '
+                           f'(status {r.returncode}): {r.stderr.strip()}')
+        return r.returncode, r.stdout, r.stderr
+
+    def nparts(self):
+        try:
+            with open(os.path.join(self.build, 'lab', 'run', 'partitions')) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return 0
+
+    def one_vm_up(self):
+        try:
+            with open(os.path.join(self.build, 'lab', 'run', 'qemu.pid')) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+            return self.nparts() == 0
+        except (OSError, ValueError):
+            return False
+
+    def exec(self, part, argv, timeout=120):
+        """Runs argv in the partition; returns its stdout; fails on a
+        non-zero status."""
+        return self.run('exec', part, '--timeout', timeout, '--',
+                        *argv, timeout=timeout + 60)[1]
+
+    def spawn(self, part, argv, timeout=600, name=None):
+        p = Proc(self, part, argv, timeout, name or os.path.basename(str(argv[0])))
+        self.procs.append(p)
+        return p
+
+    def role_spawn(self, part, role, *args, timeout=600, name=None):
+        return self.spawn(part, [self.role, role, '--timeout', timeout] +
+                          [str(a) for a in args], timeout=3 * timeout + 30,
+                          name=name or f'{role} in {part}')
+
+    def stop_all(self):
+        for p in self.procs:
+            p.stop()
+        self.procs = []
+
+    def kill(self, part):
+        self.run('kill', part, timeout=60)
+
+    def restart(self, part):
+        self.run('restart', part, timeout=400)
+
+    # --- the kernel's view ----------------------------------------------
+
+    def partitions(self, viewer):
+        """viewer's /sys/kernel/xpmem/partitions as {id: row dict}."""
+        rows = {}
+        names = ['id', 'state', 'epoch', 'hb_age_ms', 'reason', 'window',
+                 'quarantined', 'inflight']
+        for line in self.exec(viewer, ['cat', '/sys/kernel/xpmem/partitions']).splitlines():
+            f = line.split()
+            if len(f) < 5:
+                continue
+            r = dict(zip(names, f))
+            for k in ('id', 'epoch', 'hb_age_ms', 'quarantined', 'inflight'):
+                if k in r:
+                    r[k] = int(r[k])
+            rows[r['id']] = r
+        return rows
+
+    def xpmemctl_json(self, part, *args):
+        return json.loads(self.exec(part, [self.ctl, '--json'] + list(args)))
+
+    def tunables(self, part):
+        return {t['name']: t for t in self.xpmemctl_json(part, 'tunables')['tunables']}
+
+    def set_tunable(self, part, name, value):
+        self.exec(part, [self.ctl, 'set', name, str(value)])
+
+    def inject(self, part, name, value):
+        self.exec(part, [self.ctl, 'inject', name, str(value)])
+
+    def stats(self, part):
+        return self.xpmemctl_json(part, 'stats')
+
+    def dmesg_check(self, nparts):
+        """Every partition's kernel log: returns the offending lines."""
+        bad = re.compile(r'BUG:|WARNING:|Oops|blocked for more than|Call Trace|'
+                         r'general protection|list_del corruption|Kernel panic')
+        hits = []
+        for p in range(nparts):
+            out = self.exec(p, ['dmesg'])
+            hits += [f'partition {p}: {l}' for l in out.splitlines()
+                     if bad.search(l) and 'Kernel command line:' not in l]
+        return hits
+
+
+def median(v):
+    s = sorted(v)
+    n = len(s)
+    if n == 0:
+        return float('nan')
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def shell_quote(argv):
+    return ' '.join(shlex.quote(str(a)) for a in argv)
