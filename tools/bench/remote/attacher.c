@@ -95,6 +95,9 @@ int attacher_run(const struct role_opts *o, xpmem_segid_t segid,
 	}
 	if (p && xpmem_detach(p) != 0)
 		bench_die("xpmem_detach: %s", strerror(errno));
+	/* The last touch of the exporter's memory: after it, the exporter may
+	 * remove the segment, and a touch would (rightly) raise SIGBUS. */
+	ctl_put(&c->left[o->slot], 1);
 	if (xpmem_detach(c) != 0 || xpmem_release(apid) != 0)
 		bench_die("detach/release: %s", strerror(errno));
 	role_say("left slot=%d", o->slot);

@@ -126,9 +126,12 @@ static void exporter_start(struct exporter *e, const struct role_opts *o)
 			 (uintptr_t)e->ctl, (uintptr_t)e->data);
 }
 
-static void exporter_finish(struct exporter *e)
+/* Ends the run: quit, then waits until the slots in `live` stopped touching
+ * the segment before removing it (a dead partition's slot never answers). */
+static void exporter_finish(struct exporter *e, uint64_t live)
 {
 	ctl_put(&e->ctl->quit, 1);
+	wait_slots(e, e->ctl->left, live, 1, "the attachers to leave");
 	if (e->has_child)
 		worker_join(&e->child);
 	if (xpmem_remove(e->segid) != 0)
@@ -163,7 +166,7 @@ int exporter_hold_worker(int in, int out, void *arg)
 	msg_send(out, 1, (uint64_t)e.segid, (uintptr_t)e.ctl,
 		 (uintptr_t)e.data);
 	wait_quit(&e);
-	exporter_finish(&e);
+	exporter_finish(&e, 0);
 	return 0;
 }
 
@@ -340,6 +343,7 @@ static void share(struct exporter *e)
 
 int role_exporter(const struct role_opts *o)
 {
+	uint64_t live = o->slots;	/* hold: whoever set quit is leaving */
 	struct exporter e;
 
 	exporter_start(&e, o);
@@ -347,14 +351,16 @@ int role_exporter(const struct role_opts *o)
 	if (!strcmp(o->role, "hold")) {
 		publish(&e, 1, o->slots);
 		wait_quit(&e);
+		live = 0;
 	} else if (!strcmp(o->role, "shootdown")) {
 		shootdown(&e);
 	} else if (!strcmp(o->role, "victim")) {
 		victim(&e);
+		live = 0;
 	} else {
 		share(&e);
 	}
-	exporter_finish(&e);
+	exporter_finish(&e, live);
 	role_say("finished");
 	return 0;
 }

@@ -48,6 +48,7 @@ struct role_ctl {
 	uint64_t done[CTL_SLOTS];	/* slot s: saw `unmapped` reach gen */
 	uint64_t wrote[CTL_SLOTS];	/* slot s: wrote its marks into gen */
 	uint64_t touch_ns[CTL_SLOTS];	/* slot s: how long its touch took */
+	uint64_t left[CTL_SLOTS];	/* slot s: saw quit, touches no more */
 };
 
 static inline uint64_t ctl_get(const uint64_t *f)
