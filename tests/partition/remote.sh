@@ -69,6 +69,57 @@ check "remote: 100,000 pages stamped and checked (0 -> 1)" pair scale 0 1 scale
 check "remote: 4 readers vs munmap/remap generations: nothing stale (0 -> 1)" \
 	pair race 0 1 race --seconds 5 -- --threads 4 --seconds 5
 
+# I6: 0 and 1 each export a segment the other attaches, and each munmaps and
+# remaps its own pages in a loop while the other's readers fault on them.
+# Each partition then invalidates the other's mappings while serving the
+# other's faults; with one thread for both per peer they would wait on
+# each other until one fenced the other.  No fence, no timeout allowed.
+# The lab runs one command at a time per partition: the exporters run as
+# daemons (setsid), the attachers as the partitions' commands.
+daemon_exporter() { # P TAG: prints the segids of a race exporter left running in P
+	"$lab" exec "$1" --timeout 60 -- sh -c "setsid $bin/xpmem-xpart-export race --seconds 8 \
+		>/tmp/$2.out 2>&1 </dev/null & i=0; while [ \$i -lt 300 ]; do
+		grep -q '^segids ' /tmp/$2.out && break; i=\$((i + 1)); sleep 0.1; done
+		awk '/^segids /{ print \$2, \$3 }' /tmp/$2.out"
+}
+daemon_result() { # P TAG: waits for the daemon's verdict, prints its output
+	"$lab" exec "$1" --timeout 60 -- sh -c "i=0; while [ \$i -lt 400 ]; do
+		grep -qE '^(PASS|FAIL) ' /tmp/$2.out && break; i=\$((i + 1)); sleep 0.1; done
+		cat /tmp/$2.out; grep -q '^PASS ' /tmp/$2.out"
+}
+mutual() {
+	local s0 s1 a0 a1 r=0 v0 v1 t0 t1
+	v0=$(view 0) && v1=$(view 1) || return 1
+	t0=$(counter 0 timeouts) && t1=$(counter 1 timeouts) || return 1
+	s0=$(daemon_exporter 0 mutual0) && s1=$(daemon_exporter 1 mutual1) || return 1
+	echo "segids in 0: $s0; in 1: $s1"
+	[ -n "$s0" ] && [ -n "$s1" ] || return 1
+	# shellcheck disable=SC2086  # two words each
+	"$lab" exec 0 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s1 --threads 2 --seconds 5 \
+		>"$logs/mutual.att0" 2>&1 &
+	a0=$!
+	# shellcheck disable=SC2086
+	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s0 --threads 2 --seconds 5 \
+		>"$logs/mutual.att1" 2>&1 &
+	a1=$!
+	wait "$a0" || r=1
+	wait "$a1" || r=1
+	sed 's/^/    attacher in 0: /' "$logs/mutual.att0"
+	sed 's/^/    attacher in 1: /' "$logs/mutual.att1"
+	daemon_result 0 mutual0 | sed 's/^/    exporter in 0: /'
+	[ "${PIPESTATUS[0]}" = 0 ] || r=1
+	daemon_result 1 mutual1 | sed 's/^/    exporter in 1: /'
+	[ "${PIPESTATUS[0]}" = 0 ] || r=1
+	# Same epochs, both UP, no request timed out.
+	[ "$(field "$(view 0)" 1 3)" = "$(field "$v0" 1 3)" ] || { echo "0 saw 1 change epoch"; r=1; }
+	[ "$(field "$(view 1)" 0 3)" = "$(field "$v1" 0 3)" ] || { echo "1 saw 0 change epoch"; r=1; }
+	[ "$(field "$(view 0)" 1 2)" = UP ] && [ "$(field "$(view 1)" 0 2)" = UP ] || r=1
+	[ "$(counter 0 timeouts)" = "$t0" ] && [ "$(counter 1 timeouts)" = "$t1" ] ||
+		{ echo "a request timed out"; r=1; }
+	return $r
+}
+check "remote: 0 and 1 invalidate each other's memory while serving each other's faults: no fence, no timeout (I6)" mutual
+
 went_remote() {
 	local f i
 	f=$(counter 1 remote_faults) && i=$(counter 0 remote_invalidations) || return 1
