@@ -21,10 +21,10 @@
  *
  * Races with the fault service follow the interval-notifier pattern: the
  * service reads the notifier sequence before pinning and records the pins
- * under export_lock only if no invalidation began meanwhile; an
+ * under xpmem_export_lock only if no invalidation began meanwhile; an
  * invalidation publishes its sequence before it looks for pins under the
- * same lock.  Nothing under export_lock allocates memory that could enter
- * reclaim (which may call the notifier, which takes export_lock).
+ * same lock.  Nothing under xpmem_export_lock allocates memory that could enter
+ * reclaim (which may call the notifier, which takes xpmem_export_lock).
  */
 #include <linux/hashtable.h>
 #include <linux/mm.h>
@@ -33,40 +33,14 @@
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
-#include "histogram.h"
+#include "export_internal.h"
 #include "partition.h"
 #include "remote.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
-#include "member.h"
 
-/* Why an export is quarantined. */
-#define QUAR_PEER	0x1	/* its peer was fenced */
-#define QUAR_SELF	0x2	/* we fenced ourselves */
-
-struct xpmem_export {
-	struct hlist_node token_link;	/* in exports, by token */
-	struct list_head seg_link;	/* in seg->exports */
-	struct kref ref;
-	u64 token;
-	u32 peer, epoch;		/* the incarnation that made the GET */
-	bool rdonly;
-	bool unlinked;			/* out of the table: answers ENOENT */
-	u32 quarantine;			/* QUAR_* */
-	struct xpmem_segment *seg;	/* referenced */
-	struct xarray pins;		/* page index -> struct page * */
-	unsigned long npins;
-};
-
-static DEFINE_MUTEX(export_lock);
+DEFINE_MUTEX(xpmem_export_lock);
 static DEFINE_HASHTABLE(exports, 8);
-
-#define INVAL_BATCH 16		/* exports asked at once by one invalidation */
-
-static u64 ms_ns(unsigned int ms)
-{
-	return (u64)max(ms, 1u) * NSEC_PER_MSEC;
-}
 
 static void export_free(struct kref *ref)
 {
@@ -77,7 +51,7 @@ static void export_free(struct kref *ref)
 	kfree(e);
 }
 
-static void export_put(struct xpmem_export *e)
+void xpmem_export_put(struct xpmem_export *e)
 {
 	kref_put(&e->ref, export_free);
 }
@@ -86,7 +60,7 @@ static struct xpmem_export *export_find(u64 token)
 {
 	struct xpmem_export *e;
 
-	lockdep_assert_held(&export_lock);
+	lockdep_assert_held(&xpmem_export_lock);
 	hash_for_each_possible(exports, e, token_link, token)
 		if (e->token == token)
 			return e;
@@ -94,13 +68,13 @@ static struct xpmem_export *export_find(u64 token)
 }
 
 /* Unpins the pages of @e in [lo, hi) (page indexes); returns how many. */
-static unsigned long unpin_range(struct xpmem_export *e, unsigned long lo,
+unsigned long xpmem_export_unpin(struct xpmem_export *e, unsigned long lo,
 				 unsigned long hi)
 {
 	struct page *page;
 	unsigned long idx, n = 0;
 
-	lockdep_assert_held(&export_lock);
+	lockdep_assert_held(&xpmem_export_lock);
 	if (hi <= lo)
 		return 0;
 	xa_for_each_range(&e->pins, idx, page, lo, hi - 1) {
@@ -114,15 +88,15 @@ static unsigned long unpin_range(struct xpmem_export *e, unsigned long lo,
 }
 
 /* Takes @e out of the table and drops every pin: the table's ref goes. */
-static unsigned long export_unlink(struct xpmem_export *e)
+unsigned long xpmem_export_unlink(struct xpmem_export *e)
 {
 	unsigned long n;
 
-	lockdep_assert_held(&export_lock);
+	lockdep_assert_held(&xpmem_export_lock);
 	hash_del(&e->token_link);
 	list_del(&e->seg_link);
 	e->unlinked = true;
-	n = unpin_range(e, 0, ULONG_MAX);
+	n = xpmem_export_unpin(e, 0, ULONG_MAX);
 	if (e->quarantine)
 		trace_xpmem_quarantine_release(e->peer, n);
 	return n;
@@ -159,10 +133,10 @@ static struct xpmem_export *export_new(struct xpmem_segment *seg, u32 peer,
 	e->rdonly = rdonly;
 	kref_get(&seg->ref);
 	e->seg = seg;
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	if (seg->exports_closed) {
-		mutex_unlock(&export_lock);
-		export_put(e);
+		mutex_unlock(&xpmem_export_lock);
+		xpmem_export_put(e);
 		return NULL;
 	}
 	do {
@@ -170,7 +144,7 @@ static struct xpmem_export *export_new(struct xpmem_segment *seg, u32 peer,
 	} while (!e->token || export_find(e->token));
 	hash_add(exports, &e->token_link, e->token);
 	list_add_tail(&e->seg_link, &seg->exports);
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 	return e;
 }
 
@@ -277,19 +251,19 @@ static long pin_and_record(struct xpmem_export *e, u64 offset,
 		if (n <= 0)
 			return n ? n : -EFAULT;
 
-		mutex_lock(&export_lock);
+		mutex_lock(&xpmem_export_lock);
 		if (e->unlinked || e->quarantine) {
-			mutex_unlock(&export_lock);
+			mutex_unlock(&xpmem_export_lock);
 			unpin_user_pages(pages, n);
 			return -ENOENT;
 		}
 		if (mmu_interval_read_retry(&seg->notifier, seq)) {
-			mutex_unlock(&export_lock);
+			mutex_unlock(&xpmem_export_lock);
 			unpin_user_pages(pages, n);
 			continue;
 		}
 		for (i = 0; i < n; i++) {
-			/* No reclaim under export_lock: GFP_NOWAIT. */
+			/* No reclaim under xpmem_export_lock: GFP_NOWAIT. */
 			struct page *old = xa_store(&e->pins, first + i, pages[i],
 						    GFP_NOWAIT);
 
@@ -306,7 +280,7 @@ static long pin_and_record(struct xpmem_export *e, u64 offset,
 				xpmem_count(pinned_pages, 1);
 			}
 		}
-		mutex_unlock(&export_lock);
+		mutex_unlock(&xpmem_export_lock);
 		return n ? n : -ENOMEM;
 	}
 	return -EAGAIN;
@@ -322,7 +296,7 @@ static void serve_fault(u32 peer, const struct xp_msg *m)
 	long n;
 	int err = 0;
 
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	e = export_find(f->token);
 	if (!e || e->peer != peer || e->epoch != m->h.src_epoch || e->quarantine)
 		err = -ENOENT;
@@ -330,7 +304,7 @@ static void serve_fault(u32 peer, const struct xp_msg *m)
 		err = -EPERM;
 	else
 		kref_get(&e->ref);
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 	if (err)
 		goto out_reply;
 
@@ -360,7 +334,7 @@ static void serve_fault(u32 peer, const struct xp_msg *m)
 		err = 0;
 out_put:
 	kvfree(pages);
-	export_put(e);
+	xpmem_export_put(e);
 out_reply:
 	if (err)
 		reply_error(peer, f, err);
@@ -383,27 +357,27 @@ static void serve_unpin(u32 peer, const struct xp_msg *m)
 	const struct xp_inval *u = &m->u.inval;
 	struct xpmem_export *e;
 
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	e = find_for(peer, m, u->token);
 	if (e && !e->quarantine)
-		unpin_range(e, u->offset >> PAGE_SHIFT,
+		xpmem_export_unpin(e, u->offset >> PAGE_SHIFT,
 			    (u->offset + u->len) >> PAGE_SHIFT);
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 }
 
 static void serve_release(u32 peer, const struct xp_msg *m)
 {
 	struct xpmem_export *e;
 
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	e = find_for(peer, m, m->u.release.token);
 	if (e && !e->quarantine)
-		export_unlink(e);
+		xpmem_export_unlink(e);
 	else
 		e = NULL;
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 	if (e)
-		export_put(e);
+		xpmem_export_put(e);
 }
 
 void xpmem_export_serve(u32 peer, const struct xp_msg *m)
@@ -424,222 +398,6 @@ void xpmem_export_serve(u32 peer, const struct xp_msg *m)
 	}
 }
 
-/* ---- invalidation: the remote TLB shootdown -------------------------------- */
-
-struct inval_target {
-	struct xpmem_export *e;		/* referenced */
-	u32 peer, epoch;
-	u64 seq;
-	u64 resend_at;
-	int state;			/* 1 waiting, 0 acknowledged, <0 failed */
-};
-
-static int post_invalidate(struct inval_target *t, unsigned long lo,
-			   unsigned long hi, u64 deadline)
-{
-	struct xp_msg m = { };
-	int err;
-
-	m.u.inval.token = t->e->token;
-	m.u.inval.offset = (u64)lo << PAGE_SHIFT;
-	m.u.inval.len = (u64)(hi - lo) << PAGE_SHIFT;
-	err = xpmem_partition_post(t->peer, &m, XP_MSG_INVALIDATE, deadline);
-	if (!err) {
-		t->seq = m.h.seq;
-		t->resend_at = ktime_get_ns() + ms_ns(READ_ONCE(xpmem_inval_ms)) / 4;
-	}
-	return err;
-}
-
-/*
- * Collects up to INVAL_BATCH exports of @seg with pins in [lo, hi) that are
- * not quarantined, referenced.
- */
-static int collect_targets(struct xpmem_segment *seg, unsigned long lo,
-			   unsigned long hi, struct inval_target *t)
-{
-	struct xpmem_export *e;
-	unsigned long idx;
-	int n = 0;
-
-	lockdep_assert_held(&export_lock);
-	list_for_each_entry(e, &seg->exports, seg_link) {
-		if (e->quarantine || !e->npins)
-			continue;
-		idx = lo;
-		if (!xa_find(&e->pins, &idx, hi - 1, XA_PRESENT))
-			continue;
-		kref_get(&e->ref);
-		t[n].e = e;
-		t[n].peer = e->peer;
-		t[n].epoch = e->epoch;
-		t[n].state = 1;
-		if (++n == INVAL_BATCH)
-			break;
-	}
-	return n;
-}
-
-/* Non-blockable callers (the OOM reaper): does any live peer pin [lo, hi)? */
-static bool pins_in_range(struct xpmem_segment *seg, unsigned long lo,
-			  unsigned long hi)
-{
-	struct xpmem_export *e;
-	unsigned long idx;
-	bool found = false;
-
-	if (!mutex_trylock(&export_lock))
-		return true;	/* cannot tell: refuse, the caller retries */
-	list_for_each_entry(e, &seg->exports, seg_link) {
-		idx = lo;
-		if (!e->quarantine && e->npins &&
-		    xa_find(&e->pins, &idx, hi - 1, XA_PRESENT)) {
-			found = true;
-			break;
-		}
-	}
-	mutex_unlock(&export_lock);
-	return found;
-}
-
-/* Waits for every target, re-posting, until all answered or the deadline. */
-static void wait_targets(struct inval_target *t, int n, unsigned long lo,
-			 unsigned long hi, u64 deadline)
-{
-	int i, waiting;
-	u64 gen, now;
-
-	for (;;) {
-		gen = xpmem_partition_gen();
-		now = ktime_get_ns();
-		waiting = 0;
-		for (i = 0; i < n; i++) {
-			if (t[i].state != 1)
-				continue;
-			if (xpmem_partition_done(t[i].peer, t[i].seq)) {
-				t[i].state = 0;
-				continue;
-			}
-			if (xpmem_partition_live_epoch(t[i].peer) != t[i].epoch) {
-				t[i].state = -ECONNRESET;	/* fenced: quarantined */
-				continue;
-			}
-			if (now >= deadline) {
-				t[i].state = -ETIMEDOUT;
-				continue;
-			}
-			if (now >= t[i].resend_at && post_invalidate(&t[i], lo, hi, deadline))
-				t[i].state = -ETIMEDOUT;
-			else
-				waiting++;
-		}
-		if (!waiting)
-			return;
-		xpmem_partition_nap(gen, min_t(u64, deadline - now, NSEC_PER_MSEC));
-	}
-}
-
-static void invalidate_batch(struct xpmem_segment *seg, struct inval_target *t,
-			     int n, unsigned long lo, unsigned long hi, u64 deadline)
-{
-	u64 t0 = ktime_get_ns();
-	int i;
-
-	/* Fan out first: the wait then costs the slowest peer, not the sum. */
-	for (i = 0; i < n; i++) {
-		trace_xpmem_remote_invalidate_start(t[i].peer, seg->segid,
-						    seg->start + (lo << PAGE_SHIFT),
-						    seg->start + (hi << PAGE_SHIFT));
-		if (post_invalidate(&t[i], lo, hi, deadline))
-			t[i].state = xpmem_partition_live_epoch(t[i].peer) == t[i].epoch ?
-				     -ETIMEDOUT : -ECONNRESET;
-	}
-	wait_targets(t, n, lo, hi, deadline);
-
-	for (i = 0; i < n; i++) {
-		if (t[i].state == -ETIMEDOUT) {
-			xpmem_count(timeouts, 1);
-			trace_xpmem_timeout(t[i].peer, XP_MSG_INVALIDATE,
-					    ktime_get_ns() - t0);
-			/* Its pins, these and all others, go to quarantine. */
-			xpmem_partition_fence(t[i].peer, XP_R_TIMEOUT);
-		}
-		trace_xpmem_remote_invalidate_end(t[i].peer, seg->segid,
-						  seg->start + (lo << PAGE_SHIFT),
-						  seg->start + (hi << PAGE_SHIFT),
-						  ktime_get_ns() - t0, t[i].state);
-	}
-
-	mutex_lock(&export_lock);
-	for (i = 0; i < n; i++) {
-		/* Fenced meanwhile without our timeout: quarantine it here. */
-		if (t[i].state && !t[i].e->quarantine) {
-			t[i].e->quarantine |= QUAR_PEER;
-			trace_xpmem_quarantine_add(t[i].peer, t[i].e->npins);
-		}
-		if (!t[i].state)
-			unpin_range(t[i].e, lo, hi);
-	}
-	mutex_unlock(&export_lock);
-	for (i = 0; i < n; i++)
-		export_put(t[i].e);
-}
-
-bool xpmem_export_invalidate(struct xpmem_segment *seg, unsigned long start,
-			     unsigned long end, bool blockable)
-{
-	unsigned long lo = (start - seg->start) >> PAGE_SHIFT;
-	unsigned long hi = (end - seg->start + PAGE_SIZE - 1) >> PAGE_SHIFT;
-	struct inval_target t[INVAL_BATCH];
-	u64 t0, deadline;
-	int n;
-
-	if (list_empty_careful(&seg->exports))
-		return true;	/* the fast path: no cross-partition traffic */
-	if (!blockable)
-		return !pins_in_range(seg, lo, hi);
-
-	t0 = ktime_get_ns();
-	deadline = t0 + ms_ns(READ_ONCE(xpmem_inval_ms));
-	for (;;) {
-		mutex_lock(&export_lock);
-		n = collect_targets(seg, lo, hi, t);
-		mutex_unlock(&export_lock);
-		if (!n)
-			break;
-		xpmem_count(remote_invalidations, 1);
-		invalidate_batch(seg, t, n, lo, hi, deadline);
-	}
-	if (ktime_get_ns() - t0 > 0)
-		xpmem_hist_record(XPMEM_HIST_REMOTE_SHOOTDOWN, ktime_get_ns() - t0);
-	return true;
-}
-
-/* The segment is being removed: every peer drops it, then its exports go. */
-void xpmem_export_segment_gone(struct xpmem_segment *seg)
-{
-	struct xpmem_export *e, *next;
-	LIST_HEAD(gone);
-
-	mutex_lock(&export_lock);
-	seg->exports_closed = true;
-	mutex_unlock(&export_lock);
-	if (list_empty_careful(&seg->exports))
-		return;
-	xpmem_export_invalidate(seg, seg->start, seg->end, true);
-
-	mutex_lock(&export_lock);
-	list_for_each_entry_safe(e, next, &seg->exports, seg_link) {
-		if (e->quarantine)
-			continue;	/* kept until its peer comes back */
-		export_unlink(e);
-		list_add(&e->seg_link, &gone);
-	}
-	mutex_unlock(&export_lock);
-	list_for_each_entry_safe(e, next, &gone, seg_link)
-		export_put(e);
-}
-
 /* ---- quarantine ------------------------------------------------------------ */
 
 void xpmem_export_peer_fenced(u32 peer, u32 epoch)
@@ -647,13 +405,13 @@ void xpmem_export_peer_fenced(u32 peer, u32 epoch)
 	struct xpmem_export *e;
 	int bkt;
 
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	hash_for_each(exports, bkt, e, token_link)
 		if (e->peer == peer && e->epoch <= epoch && !(e->quarantine & QUAR_PEER)) {
 			e->quarantine |= QUAR_PEER;
 			trace_xpmem_quarantine_add(peer, e->npins);
 		}
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 }
 
 void xpmem_export_self_fenced(void)
@@ -661,13 +419,13 @@ void xpmem_export_self_fenced(void)
 	struct xpmem_export *e;
 	int bkt;
 
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	hash_for_each(exports, bkt, e, token_link)
 		if (!e->quarantine) {
 			e->quarantine |= QUAR_SELF;
 			trace_xpmem_quarantine_add(e->peer, e->npins);
 		}
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 }
 
 /* Unlinks the exports @keep does not want; returns the pages released. */
@@ -680,18 +438,18 @@ static u64 release_where(bool (*drop)(struct xpmem_export *, u32, u32),
 	u64 pages = 0;
 	int bkt;
 
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	hash_for_each_safe(exports, bkt, tmp, e, token_link) {
 		if (!drop(e, peer, epoch))
 			continue;
-		pages += export_unlink(e);
+		pages += xpmem_export_unlink(e);
 		list_add(&e->seg_link, &gone);
 	}
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 	while (!list_empty(&gone)) {
 		e = list_first_entry(&gone, struct xpmem_export, seg_link);
 		list_del(&e->seg_link);
-		export_put(e);
+		xpmem_export_put(e);
 	}
 	return pages;
 }
@@ -719,7 +477,7 @@ static bool drop_self(struct xpmem_export *e, u32 peer, u32 epoch)
 
 void xpmem_export_release_self(const u32 *live_epoch, u32 nparts)
 {
-	/* release_where takes export_lock before it calls drop_self */
+	/* release_where takes xpmem_export_lock before it calls drop_self */
 	self_release_live = live_epoch;
 	release_where(drop_self, nparts, 0);
 }
@@ -730,11 +488,11 @@ u64 xpmem_export_quarantined(u32 peer)
 	u64 pages = 0;
 	int bkt;
 
-	mutex_lock(&export_lock);
+	mutex_lock(&xpmem_export_lock);
 	hash_for_each(exports, bkt, e, token_link)
 		if (e->peer == peer && e->quarantine)
 			pages += e->npins;
-	mutex_unlock(&export_lock);
+	mutex_unlock(&xpmem_export_lock);
 	return pages;
 }
 
