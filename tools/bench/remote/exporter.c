@@ -305,11 +305,13 @@ static void share(struct exporter *e)
 	size_t pages = o->len / PAGE_SZ, bad = 0;
 	int s = __builtin_ctzll(o->slots);
 	double base, ms;
+	uint64_t t0;
 	char *other;
 
 	publish(e, 1, o->slots);
 	wait_slots(e, e->ctl->ready, o->slots, 1, "the attacher's touch");
 	wait_slots(e, e->ctl->wrote, o->slots, 1, "the attacher's writes");
+	t0 = now_ns();
 	for (size_t i = pages / 2; i < pages; i++)
 		if (((volatile uint64_t *)(e->data + i * PAGE_SZ))[1] !=
 		    slot_mark((uint64_t)s, 1, i))
@@ -317,18 +319,16 @@ static void share(struct exporter *e)
 	if (bad)
 		bench_die("%zu of %zu pages lack slot %d's mark", bad,
 			  pages - pages / 2, s);
-	role_say("marks-checked slot=%d pages=%zu", s, pages - pages / 2);
+	role_say("marks-checked slot=%d pages=%zu ms=%.3f", s,
+		 pages - pages / 2, (now_ns() - t0) / 1e6);
 
 	/* The same munmap where nobody attached, for scale. */
 	other = buf_map(o->len, false);
 	for (size_t i = 0; i < pages; i++)
 		other[i * PAGE_SZ] = 1;
-	{
-		uint64_t t0 = now_ns();
-
-		buf_unmap(other, o->len);
-		base = (now_ns() - t0) / 1e6;
-	}
+	t0 = now_ns();
+	buf_unmap(other, o->len);
+	base = (now_ns() - t0) / 1e6;
 	ms = unmap_ms(e);
 	ctl_put(&e->ctl->unmapped, 1);
 	role_say("munmapped ms=%.3f unattached_ms=%.3f pages=%zu", ms, base,
