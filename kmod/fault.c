@@ -345,21 +345,11 @@ static vm_fault_t attach_fault(struct vm_fault *vmf)
  */
 static vm_fault_t attach_pfn_mkwrite(struct vm_fault *vmf)
 {
-	struct vm_area_struct *vma = vmf->vma;
-	struct xpmem_attach *att = vma->vm_private_data;
-	unsigned long size = (unsigned long)READ_ONCE(xpmem_fault_window) << PAGE_SHIFT;
-	unsigned long start = vmf->address & PAGE_MASK, end = start + PAGE_SIZE;
+	struct xpmem_attach *att = vmf->vma->vm_private_data;
 
-	/*
-	 * Another partition's pages cost a round trip each time: drop the
-	 * whole fault window, so that one write fault brings it all back
-	 * writable instead of one page per write.
-	 */
-	if (att->seg->remote) {
-		start = max(ALIGN_DOWN(start, size), vma->vm_start);
-		end = min(ALIGN_DOWN(start, size) + size, vma->vm_end);
-	}
-	zap_vma_ptes(vma, start, end - start);
+	if (att->seg->remote)
+		return xpmem_import_mkwrite(vmf);	/* asks the owner */
+	zap_vma_ptes(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 	return VM_FAULT_NOPAGE;
 }
 

@@ -303,10 +303,10 @@ static vm_fault_t install_ptes(struct vm_fault *vmf, const struct window *w,
 	return ret;
 }
 
-/* Installs the frames unless an invalidation came meanwhile: 0 to retry. */
+/* Installs the frames unless an invalidation came meanwhile (*again). */
 static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
 			  const struct window *w, struct xpmem_request *rq,
-			  int gen)
+			  int gen, bool *again)
 {
 	struct xpmem_attach *att = vmf->vma->vm_private_data;
 	struct xpmem_import *imp = seg->remote;
@@ -326,6 +326,7 @@ static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
 		ret = VM_FAULT_SIGBUS;
 	} else if (atomic_read(&imp->gen) != gen) {
 		ret = 0;
+		*again = true;
 	} else if (pmd) {
 		ret = vmf_insert_pfn_pmd_prot(vmf, pfn_to_pfn_t(rq->pfns[0]), prot, write);
 		if (ret == VM_FAULT_NOPAGE)
@@ -338,14 +339,64 @@ static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
 	return ret;
 }
 
-vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
+/*
+ * A write to a page we mapped read-only (pfn_mkwrite): the owner pinned the
+ * window for writing.  The rest of the window is mapped again writable; our
+ * page is made writable in place by the core (return 0) when its frame did
+ * not change, else replaced.  The page is never left unmapped: an atomic
+ * read-modify-write that finds it missing may fault again as a read (QEMU
+ * TCG does), which would map it read-only again, for ever.
+ */
+static vm_fault_t upgrade(struct vm_fault *vmf, struct xpmem_segment *seg,
+			  const struct window *w, struct xpmem_request *rq,
+			  int gen, bool *again)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct xpmem_attach *att = vma->vm_private_data;
+	struct xpmem_import *imp = seg->remote;
+	unsigned long addr = vmf->address & PAGE_MASK;
+	unsigned long target = target_index(vmf, w), i;
+	unsigned long end = w->start + ((unsigned long)rq->got << PAGE_SHIFT);
+	pgprot_t prot = frame_prot(vma, true);
+	vm_fault_t ret = 0;
+
+	if (!rq->writable || !(vma->vm_flags & VM_WRITE))
+		return VM_FAULT_SIGSEGV;
+	mutex_lock(&att->pt_lock);
+	mutex_lock(&seg->lock);
+	if (READ_ONCE(imp->dead)) {
+		ret = VM_FAULT_SIGBUS;
+	} else if (atomic_read(&imp->gen) != gen) {
+		*again = true;
+	} else {
+		if (addr > w->start)
+			xpmem_zap_vma(vma, w->start, addr);
+		if (addr + PAGE_SIZE < end)
+			xpmem_zap_vma(vma, addr + PAGE_SIZE, end);
+		for (i = 0; i < rq->got; i++)
+			if (i != target)
+				vmf_insert_pfn_prot(vma, w->start + (i << PAGE_SHIFT),
+						    rq->pfns[i], prot);
+		if (rq->pfns[target] != pte_pfn(vmf->orig_pte)) {
+			xpmem_zap_vma(vma, addr, addr + PAGE_SIZE);
+			vmf_insert_pfn_prot(vma, addr, rq->pfns[target], prot);
+			ret = VM_FAULT_NOPAGE;
+		}
+		xpmem_count(pages_mapped, rq->got);
+	}
+	mutex_unlock(&seg->lock);
+	mutex_unlock(&att->pt_lock);
+	return ret;
+}
+
+/* One remote fault: ask the owner for the window, then map (or upgrade). */
+static vm_fault_t remote_fault(struct vm_fault *vmf, bool write, bool mkwrite)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct xpmem_attach *att = vma->vm_private_data;
 	struct xpmem_segment *seg = att->seg;
 	struct xpmem_import *imp = seg->remote;
 	u64 fault_ns = ms_ns(READ_ONCE(xpmem_fault_ms));
-	bool write = vmf->flags & FAULT_FLAG_WRITE;
 	struct xpmem_request rq = {
 		.peer = imp->peer,
 		.reply_type = XP_MSG_FAULT_REPLY,
@@ -353,7 +404,8 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 	};
 	struct xp_msg m = { };
 	struct window w;
-	vm_fault_t ret = 0;
+	vm_fault_t ret = VM_FAULT_NOPAGE;	/* invalidated every time: again */
+	bool again;
 	int tries, gen, err;
 
 	window_compute(vmf, seg, &w);
@@ -368,7 +420,7 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	xpmem_count(faults, 1);
 
-	for (tries = 0; !ret && tries < 8; tries++) {
+	for (tries = 0; tries < 8; tries++) {
 		if (tries)
 			xpmem_count(fault_retries, 1);
 		gen = atomic_read(&imp->gen);
@@ -379,10 +431,8 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 		xpmem_count(remote_faults, 1);
 		err = xpmem_partition_call(&rq, &m, XP_MSG_FAULT, fault_ns / 4,
 					   ktime_get_ns() + fault_ns);
-		if (err == -EINTR) {
-			ret = VM_FAULT_NOPAGE;	/* dying: the signal is delivered */
-			break;
-		}
+		if (err == -EINTR)
+			break;		/* dying: NOPAGE, the signal is delivered */
 		if (!err && (rq.status == -EFAULT || rq.got <= target_index(vmf, &w)) &&
 		    window_from_target(vmf, seg, &w, &rq)) {
 			tries--;	/* not a race: a hole before our page */
@@ -394,12 +444,25 @@ vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
 			ret = xpmem_fault_errno(err ? -EFAULT : rq.status);
 			break;
 		}
-		ret = install(vmf, seg, &w, &rq, gen);
+		again = false;
+		ret = mkwrite ? upgrade(vmf, seg, &w, &rq, gen, &again) :
+				install(vmf, seg, &w, &rq, gen, &again);
+		if (!again)
+			break;
+		ret = VM_FAULT_NOPAGE;
 	}
-	if (!ret)
-		ret = VM_FAULT_NOPAGE;	/* invalidated every time: fault again */
 	kfree(rq.pfns);
 	return ret;
+}
+
+vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
+{
+	return remote_fault(vmf, vmf->flags & FAULT_FLAG_WRITE, false);
+}
+
+vm_fault_t xpmem_import_mkwrite(struct vm_fault *vmf)
+{
+	return remote_fault(vmf, true, true);
 }
 
 /* ---- INVALIDATE and fences -------------------------------------------------- */

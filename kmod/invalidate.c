@@ -85,6 +85,21 @@ void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
 	trace_xpmem_invalidate_end(seg->segid, start, end, ns);
 }
 
+/* zap_vma_ptes() of an attachment range, marked like xpmem_zap_attachers(). */
+void xpmem_zap_vma(struct vm_area_struct *vma, unsigned long start,
+		   unsigned long end)
+{
+	struct zapper self = { .task = current };
+
+	spin_lock(&zappers_lock);
+	list_add(&self.link, &zappers);
+	spin_unlock(&zappers_lock);
+	zap_vma_ptes(vma, start, end - start);
+	spin_lock(&zappers_lock);
+	list_del(&self.link);
+	spin_unlock(&zappers_lock);
+}
+
 static bool segment_invalidate(struct mmu_interval_notifier *sub,
 			       const struct mmu_notifier_range *range,
 			       unsigned long cur_seq)

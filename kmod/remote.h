@@ -45,6 +45,7 @@ void xpmem_export_exit(void);
 /* import.c */
 int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out);
 vm_fault_t xpmem_import_fault(struct vm_fault *vmf);
+vm_fault_t xpmem_import_mkwrite(struct vm_fault *vmf);
 void xpmem_import_attached(struct xpmem_segment *seg);
 void xpmem_import_detached(struct xpmem_segment *seg);
 void xpmem_import_free(struct xpmem_segment *seg);

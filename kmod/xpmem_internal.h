@@ -122,6 +122,8 @@ bool xpmem_segment_owner_alive(struct xpmem_segment *seg);
 extern const struct mmu_interval_notifier_ops xpmem_invalidate_ops;
 void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
 			 unsigned long end);
+void xpmem_zap_vma(struct vm_area_struct *vma, unsigned long start,
+		   unsigned long end);
 
 /* permit.c */
 int xpmem_cmd_get(struct xpmem_ctx *ctx, struct xpmem_cmd_get *cmd);

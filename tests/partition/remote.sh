@@ -120,6 +120,25 @@ mutual() {
 }
 check "remote: 0 and 1 invalidate each other's memory while serving each other's faults: no fence, no timeout (I6)" mutual
 
+# Atomics (lock add, xchg, cmpxchg) on a remote page first mapped read-only.
+atomics() {
+	local out=$logs/atomics.exp e r=0 seg i
+	"$lab" exec 0 --timeout 60 -- "$bin/xpmem-xpart-atomics" export 40 >"$out" 2>&1 &
+	e=$!
+	for ((i = 0; i < 300; i++)); do
+		seg=$(awk '/^segid /{ print $2 }' "$out")
+		[ -n "$seg" ] && break
+		sleep 0.1
+	done
+	[ -n "$seg" ] || { cat "$out"; wait "$e"; return 1; }
+	"$lab" exec 1 --timeout 30 -- "$bin/xpmem-xpart-atomics" attach "$seg" || r=1
+	wait "$e" || r=1
+	cat "$out"
+	grep -q '^PASS atomics' "$out" || r=1
+	return $r
+}
+check "remote: atomics on a page first read (lock add, xchg, cmpxchg) complete, values right" atomics
+
 went_remote() {
 	local f i
 	f=$(counter 1 remote_faults) && i=$(counter 0 remote_invalidations) || return 1
