@@ -149,6 +149,34 @@ TEST_F(Fault, ReadOnlySourceIsNeverWritable)
 	EXPECT_EQ(rd.val, 0u) << "the read-only page was modified";
 }
 
+// A page first read through the attachment is mapped read-only (the owner's
+// untouched page is the zero page); atomics on it then go through
+// pfn_mkwrite, which drops the PTE for the access to fault again as a write.
+// They must complete (a remote attachment once looped here: its retried
+// atomic faulted as a read).  A hang ends with the suite's timeout.
+TEST_F(Fault, AtomicOnAPageFirstReadCompletes)
+{
+	Peer exp;
+	ASSERT_TRUE(exp.started()) << exp.why();
+	uint64_t A = exp.mmap(kPage);
+	ASSERT_NE(A, 0u);
+	int64_t segid = exp.make_whole();
+	ASSERT_GT(segid, 0);
+	Permit apid(xpmem_get(segid, XPMEM_RDWR, XPMEM_PERMIT_MODE, nullptr));
+	ASSERT_GT(apid.id, 0);
+	Attachment at(xpmem_attach({ apid.id, (off_t)A }, kPage, nullptr));
+	ASSERT_TRUE(at.ok()) << strerror(errno);
+
+	uint64_t *w = at.as();
+	EXPECT_EQ(__atomic_load_n(&w[0], __ATOMIC_ACQUIRE), 0u);
+	for (int i = 0; i < 100; i++)
+		__atomic_fetch_add(&w[1], 1, __ATOMIC_SEQ_CST);
+	EXPECT_EQ(__atomic_exchange_n(&w[2], 7, __ATOMIC_SEQ_CST), 0u);
+	Reply rd = exp.call(Op::Read, A + 8);
+	ASSERT_TRUE(rd.ok());
+	EXPECT_EQ(rd.val, 100u) << "the owner does not see the attacher's atomics";
+}
+
 TEST_F(Fault, SourceMadeReadOnlyLaterIsNotWritable)
 {
 	Peer exp, att;
