@@ -190,6 +190,7 @@ bool xpmem_export_invalidate(struct xpmem_segment *seg, unsigned long start,
 	unsigned long hi = (end - seg->start + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	struct inval_target t[INVAL_BATCH];
 	u64 t0, deadline;
+	bool asked = false;
 	int n;
 
 	if (list_empty_careful(&seg->exports))
@@ -207,8 +208,10 @@ bool xpmem_export_invalidate(struct xpmem_segment *seg, unsigned long start,
 			break;
 		xpmem_count(remote_invalidations, 1);
 		invalidate_batch(seg, t, n, lo, hi, deadline);
+		asked = true;
 	}
-	if (ktime_get_ns() - t0 > 0)
+	/* Only shootdowns that asked some peer: fan-out to last answer. */
+	if (asked)
 		xpmem_hist_record(XPMEM_HIST_REMOTE_SHOOTDOWN, ktime_get_ns() - t0);
 	return true;
 }
