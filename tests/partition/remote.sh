@@ -139,6 +139,37 @@ atomics() {
 }
 check "remote: atomics on a page first read (lock add, xchg, cmpxchg) complete, values right" atomics
 
+# An owner whose fault service stalls (3 s a request) does not hold the asker:
+# its GET gives up at fault_ms (1000) with ETIMEDOUT; nobody is fenced; the
+# late answer, once it comes, is handed back (RELEASE) by the asker.
+stalled_owner() {
+	local out=$logs/stalled.exp e r=0 seg i t0 ms v0
+	v0=$(view 1) || return 1
+	"$lab" exec 0 --timeout 60 -- "$bin/xpmem-xpart-atomics" export 8 >"$out" 2>&1 &
+	e=$!
+	for ((i = 0; i < 300; i++)); do
+		seg=$(awk '/^segid /{ print $2 }' "$out")
+		[ -n "$seg" ] && break
+		sleep 0.1
+	done
+	[ -n "$seg" ] || { cat "$out"; wait "$e"; return 1; }
+	xctl 0 inject stall_fault_service_ms 3000 >/dev/null || r=1
+	t0=$(now_ms)
+	"$lab" exec 1 --timeout 30 -- sh -c "$bin/xpmem-xpart-atomics attach $seg; echo status \$?" \
+		>"$logs/stalled.att" 2>&1
+	ms=$(($(now_ms) - t0))
+	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
+	wait "$e"	# the exporter ends with FAIL: nobody finished
+	cat "$logs/stalled.att"
+	echo "attacher's exec took $ms ms (fault_ms 1000, the lab's exec adds its own)"
+	grep -q 'timed out' "$logs/stalled.att" && grep -q '^status 1$' "$logs/stalled.att" || r=1
+	[ "$ms" -lt 10000 ] || { echo "the GET waited far past fault_ms"; r=1; }
+	[ "$(field "$(view 1)" 0 3)" = "$(field "$v0" 0 3)" ] && [ "$(field "$(view 1)" 0 2)" = UP ] ||
+		{ echo "partition 0 was fenced"; r=1; }
+	return $r
+}
+check "remote: stalled fault service: GET gives up at fault_ms (ETIMEDOUT), no fence" stalled_owner
+
 went_remote() {
 	local f i
 	f=$(counter 1 remote_faults) && i=$(counter 0 remote_invalidations) || return 1
