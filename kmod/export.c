@@ -176,7 +176,7 @@ static void serve_get(u32 peer, const struct xp_msg *m)
 	if (seg)
 		xpmem_segment_put(seg);
 	xpmem_partition_post(peer, &r, XP_MSG_GET_REPLY,
-			     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+			     ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)));
 }
 
 /* ---- FAULT ------------------------------------------------------------------ */
@@ -190,14 +190,14 @@ static void reply_error(u32 peer, const struct xp_fault *f, int err)
 	r.u.fault_reply.status = err;
 	r.u.fault_reply.flags = XP_FAULTF_LAST;
 	xpmem_partition_post(peer, &r, XP_MSG_FAULT_REPLY,
-			     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+			     ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)));
 }
 
 /* The frames of @pages as runs, XP_FAULT_REPLY_RUNS per message. */
 static int reply_frames(u32 peer, const struct xp_fault *f,
 			struct page **pages, unsigned long n, bool writable)
 {
-	u64 deadline = ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms));
+	u64 deadline = ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
 	struct xp_msg r;
 	struct xp_fault_reply *fr = &r.u.fault_reply;
 	unsigned long i = 0;
@@ -428,9 +428,9 @@ void xpmem_export_self_fenced(void)
 	mutex_unlock(&xpmem_export_lock);
 }
 
-/* Unlinks the exports @keep does not want; returns the pages released. */
-static u64 release_where(bool (*drop)(struct xpmem_export *, u32, u32),
-			 u32 peer, u32 epoch)
+/* Unlinks the exports @drop selects; returns the pages released. */
+static u64 release_where(bool (*drop)(const struct xpmem_export *, const void *),
+			 const void *arg)
 {
 	struct xpmem_export *e;
 	struct hlist_node *tmp;
@@ -440,7 +440,7 @@ static u64 release_where(bool (*drop)(struct xpmem_export *, u32, u32),
 
 	mutex_lock(&xpmem_export_lock);
 	hash_for_each_safe(exports, bkt, tmp, e, token_link) {
-		if (!drop(e, peer, epoch))
+		if (!drop(e, arg))
 			continue;
 		pages += xpmem_export_unlink(e);
 		list_add(&e->seg_link, &gone);
@@ -454,32 +454,45 @@ static u64 release_where(bool (*drop)(struct xpmem_export *, u32, u32),
 	return pages;
 }
 
-/* Quarantined for @peer, or made by an incarnation older than @epoch. */
-static bool drop_for_peer(struct xpmem_export *e, u32 peer, u32 epoch)
+/* Which exports a release drops: of @peer, quarantined or older than @epoch. */
+struct peer_release {
+	u32 peer, epoch;
+};
+
+static bool drop_for_peer(const struct xpmem_export *e, const void *arg)
 {
-	return e->peer == peer && (e->quarantine || e->epoch < epoch);
+	const struct peer_release *r = arg;
+
+	return e->peer == r->peer && (e->quarantine || e->epoch < r->epoch);
 }
 
 u64 xpmem_export_release_quarantine(u32 peer, u32 below_epoch)
 {
-	return release_where(drop_for_peer, peer, below_epoch);
+	struct peer_release r = { .peer = peer, .epoch = below_epoch };
+
+	return release_where(drop_for_peer, &r);
 }
 
-/* Set by the one caller, the rescan thread, under the fabric mutex. */
-static const u32 *self_release_live;
+/* After our rejoin: the peers' epochs that acknowledged it (0: not live). */
+struct self_release {
+	const u32 *live_epoch;
+	u32 nparts;
+};
 
 /* Held only because we fenced ourselves, and the peer acked our rejoin. */
-static bool drop_self(struct xpmem_export *e, u32 peer, u32 epoch)
+static bool drop_self(const struct xpmem_export *e, const void *arg)
 {
-	return e->quarantine == QUAR_SELF && e->peer < peer &&
-	       self_release_live[e->peer] == e->epoch;
+	const struct self_release *r = arg;
+
+	return e->quarantine == QUAR_SELF && e->peer < r->nparts &&
+	       r->live_epoch[e->peer] == e->epoch;
 }
 
 void xpmem_export_release_self(const u32 *live_epoch, u32 nparts)
 {
-	/* release_where takes xpmem_export_lock before it calls drop_self */
-	self_release_live = live_epoch;
-	release_where(drop_self, nparts, 0);
+	struct self_release r = { .live_epoch = live_epoch, .nparts = nparts };
+
+	release_where(drop_self, &r);
 }
 
 u64 xpmem_export_quarantined(u32 peer)
@@ -496,7 +509,7 @@ u64 xpmem_export_quarantined(u32 peer)
 	return pages;
 }
 
-static bool drop_all(struct xpmem_export *e, u32 peer, u32 epoch)
+static bool drop_all(const struct xpmem_export *e, const void *arg)
 {
 	return true;
 }
@@ -504,5 +517,5 @@ static bool drop_all(struct xpmem_export *e, u32 peer, u32 epoch)
 /* Module unload: no peer is served any more; what is left goes. */
 void xpmem_export_exit(void)
 {
-	release_where(drop_all, 0, 0);
+	release_where(drop_all, NULL);
 }

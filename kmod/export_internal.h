@@ -39,9 +39,4 @@ unsigned long xpmem_export_unpin(struct xpmem_export *e, unsigned long lo,
 				 unsigned long hi);
 unsigned long xpmem_export_unlink(struct xpmem_export *e);
 
-static inline u64 ms_ns(unsigned int ms)
-{
-	return (u64)max(ms, 1u) * NSEC_PER_MSEC;
-}
-
 #endif /* XPMEM_EXPORT_INTERNAL_H */

@@ -51,11 +51,6 @@ struct xpmem_import {
 static DEFINE_MUTEX(import_lock);
 static DEFINE_HASHTABLE(imports, 6);
 
-static u64 ms_ns(unsigned int ms)
-{
-	return (u64)max(ms, 1u) * NSEC_PER_MSEC;
-}
-
 static struct xpmem_import *import_find(u32 peer, u64 token)
 {
 	struct xpmem_import *imp;
@@ -115,7 +110,7 @@ int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out)
 {
 	u32 peer = XPMEM_SEGID_PARTITION(segid);
 	u32 epoch = xpmem_partition_live_epoch(peer);
-	u64 fault_ns = ms_ns(READ_ONCE(xpmem_fault_ms));
+	u64 fault_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
 	struct xpmem_request rq = {
 		.peer = peer,
 		.reply_type = XP_MSG_GET_REPLY,
@@ -136,8 +131,11 @@ int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out)
 		return err == -EINTR || err == -ETIMEDOUT ? err : -ENOENT;
 	if (rq.status)
 		return rq.status;
-	/* The token names the incarnation that answered. */
-	*out = proxy_new(peer, epoch, segid, &rq.get);
+	/*
+	 * The token names the incarnation that answered, which may be newer
+	 * than the one we saw live when we asked: its INVALIDATEs must match.
+	 */
+	*out = proxy_new(peer, rq.epoch, segid, &rq.get);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -168,7 +166,7 @@ void xpmem_import_detached(struct xpmem_segment *seg)
 		m.u.inval.offset = 0;
 		m.u.inval.len = seg->end - seg->start;
 		xpmem_partition_post(imp->peer, &m, XP_MSG_UNPIN,
-				     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+				     ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)));
 	}
 	mutex_unlock(&imp->attach_lock);
 }
@@ -185,7 +183,7 @@ void xpmem_import_free(struct xpmem_segment *seg)
 	if (!imp->dead && xpmem_partition_live_epoch(imp->peer) == imp->epoch) {
 		m.u.release.token = imp->token;
 		xpmem_partition_post(imp->peer, &m, XP_MSG_RELEASE,
-				     ktime_get_ns() + ms_ns(READ_ONCE(xpmem_fault_ms)));
+				     ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)));
 	}
 	kfree(imp);
 }
@@ -396,7 +394,7 @@ static vm_fault_t remote_fault(struct vm_fault *vmf, bool write, bool mkwrite)
 	struct xpmem_attach *att = vma->vm_private_data;
 	struct xpmem_segment *seg = att->seg;
 	struct xpmem_import *imp = seg->remote;
-	u64 fault_ns = ms_ns(READ_ONCE(xpmem_fault_ms));
+	u64 fault_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
 	struct xpmem_request rq = {
 		.peer = imp->peer,
 		.reply_type = XP_MSG_FAULT_REPLY,

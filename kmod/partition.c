@@ -328,6 +328,8 @@ static int queue_start(struct msg_queue *q, int (*fn)(void *), void *data,
 {
 	struct task_struct *task;
 
+	if (q->task)
+		return 0;	/* started by an earlier attempt */
 	q->cap = part.region.l.ring_slots;
 	q->slot = kvcalloc(q->cap, sizeof(*q->slot), GFP_KERNEL);
 	if (!q->slot)
@@ -403,8 +405,8 @@ static int part_attach(void)
 	}
 
 	cfg.self = part.self;
-	cfg.hb_ns = ms_to_ns(READ_ONCE(xpmem_hb_ms));
-	cfg.dead_ns = ms_to_ns(READ_ONCE(xpmem_dead_ms));
+	cfg.hb_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_hb_ms));
+	cfg.dead_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_dead_ms));
 	cfg.window_pfn = page_to_pfn(part.tag_page);
 	cfg.window_pages = PHYS_PFN(__pa(high_memory));	/* frames from 0 */
 	memcpy(cfg.window_tag, part.tag, XP_TAG_SIZE);
@@ -476,8 +478,8 @@ static void rescan_once(void)
 		mutex_unlock(&part.lock);
 		return;
 	}
-	part.member->cfg.hb_ns = ms_to_ns(READ_ONCE(xpmem_hb_ms));
-	part.member->cfg.dead_ns = ms_to_ns(READ_ONCE(xpmem_dead_ms));
+	part.member->cfg.hb_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_hb_ms));
+	part.member->cfg.dead_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_dead_ms));
 	if (!part.joined) {
 		if (xp_member_join(part.member, now)) {
 			mutex_unlock(&part.lock);

@@ -21,6 +21,7 @@
 #define XPMEM_PARTITION_H
 
 #include <linux/list.h>
+#include <linux/time64.h>
 #include <linux/types.h>
 
 #include "msg.h"
@@ -43,6 +44,12 @@ extern unsigned int xpmem_inject_stop_heartbeat, xpmem_inject_drop_doorbells;
 extern unsigned int xpmem_inject_delay_invalidate_ms;
 extern unsigned int xpmem_inject_stall_fault_service_ms;
 extern unsigned int xpmem_inject_corrupt_next;
+
+/* A deadline in ms as ns; 0 counts as 1 ms (a tunable set to 0 never means "no wait"). */
+static inline u64 xpmem_ms_to_ns(unsigned int ms)
+{
+	return (u64)(ms ? ms : 1) * NSEC_PER_MSEC;
+}
 
 int xpmem_partition_init(void);
 void xpmem_partition_exit(void);
@@ -111,6 +118,7 @@ struct xpmem_request {
 	/* result */
 	bool done;
 	int status;		/* 0 or -errno once done */
+	u32 epoch;		/* the incarnation that answered */
 	struct xp_get_reply get;
 };
 /*

@@ -94,6 +94,7 @@ void xpmem_requests_deliver(u32 peer, const struct xp_msg *m)
 				continue;
 			rq->get = m->u.get_reply;
 			rq->status = m->u.get_reply.status;
+			rq->epoch = m->h.src_epoch;
 			WRITE_ONCE(rq->done, true);
 		} else {
 			const struct xp_fault_reply *f = &m->u.fault_reply;
@@ -282,7 +283,7 @@ int xpmem_partition_ping(u32 peer, u64 *rtt_ns)
 	u64 t0 = ktime_get_ns(), deadline, gen;
 	int err;
 
-	deadline = t0 + ms_to_ns(READ_ONCE(xpmem_fault_ms));
+	deadline = t0 + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
 	mutex_lock(&part.lock);
 	if (!part.joined || peer >= part.nparts || peer == part.self) {
 		mutex_unlock(&part.lock);

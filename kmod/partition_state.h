@@ -62,11 +62,6 @@ struct partition_state {
 
 extern struct partition_state part;
 
-static inline u64 ms_to_ns(unsigned int ms)
-{
-	return (u64)max(ms, 1u) * NSEC_PER_MSEC;
-}
-
 /* partition_request.c, under part.lock */
 void xpmem_requests_fail(u32 peer);
 void xpmem_requests_deliver(u32 peer, const struct xp_msg *m);

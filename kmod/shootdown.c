@@ -44,7 +44,7 @@ static int post_invalidate(struct inval_target *t, unsigned long lo,
 	err = xpmem_partition_post(t->peer, &m, XP_MSG_INVALIDATE, deadline);
 	if (!err) {
 		t->seq = m.h.seq;
-		t->resend_at = ktime_get_ns() + ms_ns(READ_ONCE(xpmem_inval_ms)) / 4;
+		t->resend_at = ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_inval_ms)) / 4;
 	}
 	return err;
 }
@@ -199,7 +199,7 @@ bool xpmem_export_invalidate(struct xpmem_segment *seg, unsigned long start,
 		return !pins_in_range(seg, lo, hi);
 
 	t0 = ktime_get_ns();
-	deadline = t0 + ms_ns(READ_ONCE(xpmem_inval_ms));
+	deadline = t0 + xpmem_ms_to_ns(READ_ONCE(xpmem_inval_ms));
 	for (;;) {
 		mutex_lock(&xpmem_export_lock);
 		n = collect_targets(seg, lo, hi, t);
