@@ -36,11 +36,19 @@ lab_part_start() { # NPARTS
 	return 1
 }
 
-lab_parts_up() { # N [--no-module]
-	local n=$1 no_module=0 p t0 t1
-	[ "${2:-}" = --no-module ] && no_module=1
+lab_parts_up() { # N [--no-module] [--net]
+	local n=$1 no_module=0 net=0 p t0 t1 a
+	shift
+	for a in "$@"; do
+		case $a in
+		--no-module) no_module=1 ;;
+		--net) net=1 ;;
+		*) lab_die "up -n: unknown option $a" ;;
+		esac
+	done
 	case $n in '' | *[!0-9]*) lab_die "up -n: not a number: $n" ;; esac
 	if [ "$n" -lt 2 ] || [ "$n" -gt 16 ]; then lab_die "up -n: 2..16 partitions"; fi
+	[ $net = 1 ] && [ "$n" -gt $LAB_NET_MAX ] && lab_die "up -n: --net takes at most $LAB_NET_MAX partitions"
 	lab_vm_lock
 	if [ -f "$LAB_RUN/partitions" ]; then
 		lab_say "already up ($(lab_nparts) partitions; tools/xpmem-lab status)"
@@ -53,6 +61,8 @@ lab_parts_up() { # N [--no-module]
 	mkdir -p "$LAB_RUN"
 	echo "$n" >"$LAB_RUN/partitions"
 	echo "$LAB_MEM" >"$LAB_RUN/partition-mem"
+	rm -rf "$LAB_RUN/net"
+	[ $net = 1 ] && mkdir -p "$LAB_RUN/net"
 	lab_fabricd_start "$n" || { lab_parts_down; lab_die "fabricd did not start"; }
 	# Every RAM file exists, full size, before any QEMU maps a peer's.
 	for ((p = 0; p < n; p++)); do
@@ -68,6 +78,9 @@ lab_parts_up() { # N [--no-module]
 	for ((p = 0; p < n; p++)); do
 		lab_select "$p"
 		lab_vm_ready $no_module || { lab_parts_down; lab_die "partition $p did not come up"; }
+		if lab_net_enabled; then
+			lab_net_up "$n" || { lab_parts_down; lab_die "partition $p: no network"; }
+		fi
 	done
 	t1=$(date +%s%3N)
 	lab_say "$n partitions up in $(((t1 - t0) / 1000)).$(((t1 - t0) % 1000 / 100)) s"
@@ -95,6 +108,7 @@ lab_parts_down() {
 		rm -f "$(lab_ram_file "$p")"
 	done
 	rm -f "$LAB_RUN/partitions" "$LAB_RUN/partition-mem"
+	rm -rf "$LAB_RUN/net"
 	lab_say "down ($n partitions and fabricd)"
 }
 
@@ -132,6 +146,9 @@ lab_part_restart() { # P [--no-module]
 	fi
 	lab_part_start "$n" || lab_die "partition $p did not start again"
 	lab_vm_ready $no_module || lab_die "partition $p did not come up again"
+	if lab_net_enabled; then
+		lab_net_up "$n" || lab_die "partition $p: no network after the restart"
+	fi
 }
 
 # A partition's QEMU as the host sees it: running, stopped or dead.

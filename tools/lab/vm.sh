@@ -127,6 +127,7 @@ lab_vm_start() { # NPARTS
 	[ -f "$LAB_PRUN/console.log" ] && mv -f "$LAB_PRUN/console.log" "$LAB_PRUN/console.prev.log"
 	lab_qemu_args "$ver" "$initrd"
 	[ "$nparts" -gt 0 ] && lab_fabric_args "$nparts"
+	[ "$nparts" -gt 0 ] && lab_net_enabled && lab_net_args "$nparts"
 
 	LAB_T0=$(date +%s%3N)
 	# QEMU must not inherit the lock: it would hold it for its whole life.
