@@ -41,8 +41,10 @@ XPMEM_EXPORT int xpmem_remove(xpmem_segid_t segid)
 	return xpmem_dev_ioctl(XPMEM_CMD_REMOVE, &cmd, NULL) < 0 ? -1 : 0;
 }
 
-/* The permit value goes to the kernel as given; the kernel does not use it
- * (consumers pass 0666, 0600 or NULL for the same meaning). */
+/* The permit value is not sent: consumers pass 0666, 0600 or NULL for the
+ * same meaning, our module ignores it, and the other XPMEM modules refuse
+ * anything but NULL with EINVAL (their libraries always send NULL), so this
+ * library works over any of them only by sending NULL too. */
 XPMEM_EXPORT xpmem_apid_t xpmem_get(xpmem_segid_t segid, int flags,
 				    int permit_type, void *permit_value)
 {
@@ -50,8 +52,10 @@ XPMEM_EXPORT xpmem_apid_t xpmem_get(xpmem_segid_t segid, int flags,
 		.segid = segid,
 		.flags = flags,
 		.permit_type = permit_type,
-		.permit_value = (uintptr_t)permit_value,
+		.permit_value = 0,
 	};
+
+	(void)permit_value;
 
 	if (xpmem_dev_ioctl(XPMEM_CMD_GET, &cmd, NULL) < 0)
 		return -1;
