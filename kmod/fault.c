@@ -72,6 +72,16 @@ module_param_cb(fault_window, &window_ops, &xpmem_fault_window, 0644);
 MODULE_PARM_DESC(fault_window,
 		 "Pages mapped per attachment fault: a power of two, 1..512 (default 512)");
 
+/*
+ * Injection point for the tests: a first fault takes the owner-contended
+ * path and sleeps this long after dropping the attacher's mmap_lock, which
+ * makes the window in which everything else may go reproducible.
+ */
+static unsigned int inject_fault_wait_ms;
+module_param(inject_fault_wait_ms, uint, 0644);
+MODULE_PARM_DESC(inject_fault_wait_ms,
+		 "Testing: a first local fault waits for the owner this long, unlocked (0: off)");
+
 #define FAULT_TRIES 32	/* lookups before we let the core retry the fault */
 
 struct fault_window {
@@ -248,6 +258,9 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 	pfns[w->target] = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0);
 
 	range.notifier_seq = mmu_interval_read_begin(&seg->notifier);
+	if (!same_mm && READ_ONCE(inject_fault_wait_ms) &&
+	    !(vmf->flags & FAULT_FLAG_TRIED))
+		return VM_FAULT_RETRY;	/* injected contention */
 	if (!same_mm && !mmap_read_trylock(seg->mm))
 		return VM_FAULT_RETRY;	/* the caller waits, unlocked */
 	err = hmm_range_fault(&range);
@@ -281,8 +294,11 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 static vm_fault_t wait_for_owner(struct vm_fault *vmf, struct mm_struct *owner)
 {
 	vm_fault_t ret = fault_retry(vmf);
+	unsigned int inject = READ_ONCE(inject_fault_wait_ms);
 
 	if (ret == VM_FAULT_RETRY && !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+		if (inject)
+			schedule_timeout_killable(msecs_to_jiffies(inject));
 		if (!mmap_read_lock_killable(owner))
 			mmap_read_unlock(owner);
 	}
@@ -294,6 +310,7 @@ static vm_fault_t attach_fault(struct vm_fault *vmf)
 	struct xpmem_attach *att = vmf->vma->vm_private_data;
 	struct xpmem_segment *seg = att->seg;
 	struct fault_window w;
+	struct mm_struct *mm;
 	unsigned long *pfns;
 	bool same_mm;
 	vm_fault_t ret = 0;
@@ -314,7 +331,8 @@ static vm_fault_t attach_fault(struct vm_fault *vmf)
 		xpmem_count(sigbus, 1);
 		return VM_FAULT_SIGBUS;
 	}
-	same_mm = seg->mm == vmf->vma->vm_mm;
+	mm = seg->mm;	/* ours (mmget) until mmput, whatever becomes of seg */
+	same_mm = mm == vmf->vma->vm_mm;
 
 	for (tries = 0; !ret; tries++) {
 		if (tries >= FAULT_TRIES || fatal_signal_pending(current)) {
@@ -325,15 +343,21 @@ static vm_fault_t attach_fault(struct vm_fault *vmf)
 			xpmem_count(fault_retries, 1);
 		ret = fault_round(vmf, seg, &w, pfns, same_mm);
 		if (ret == VM_FAULT_RETRY) {
+			/*
+			 * Once wait_for_owner() drops the attacher's mmap_lock,
+			 * nothing holds the attachment or its segment: another
+			 * thread may unmap it and the segment be freed.  Only
+			 * mm, which our mmget keeps, is used from here on.
+			 */
 			up_read(&seg->life);
-			ret = wait_for_owner(vmf, seg->mm);
-			mmput_async(seg->mm);
 			kfree(pfns);
+			ret = wait_for_owner(vmf, mm);
+			mmput_async(mm);
 			return ret;
 		}
 	}
 	up_read(&seg->life);
-	mmput_async(seg->mm);
+	mmput_async(mm);
 	kfree(pfns);
 	return ret;
 }

@@ -31,6 +31,9 @@ LAB_PART_CPUS=${XPMEM_LAB_CPUS:-1}
 # rings the vector equal to its own id so the receiver knows who rang.
 LAB_VECTORS=${XPMEM_LAB_VECTORS:-}
 LAB_BOOT_TIMEOUT=${XPMEM_LAB_BOOT_TIMEOUT:-120}
+# Extra guest kernel parameters (e.g. init_on_free=1 to make a use after
+# free of a freed object read zeroes).
+LAB_APPEND=${XPMEM_LAB_APPEND:-}
 
 lab_say() { printf 'xpmem-lab: %s\n' "$*" >&2; }
 lab_die() { printf 'xpmem-lab: error: %s\n' "$*" >&2; exit 1; }
