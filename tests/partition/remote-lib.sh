@@ -85,10 +85,7 @@ killed_consoles_clean() { # MIN-COUNT: at least that many kept logs, none with e
 	for f in "$logs"/*.console-killed.log; do
 		[ -f "$f" ] || continue
 		k=$((k + 1))
-		if grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than" "$f"; then
-			echo "in ${f##*/}"
-			r=1
-		fi
+		"$lab" log-check "$f" || r=1
 	done
 	echo "$k console logs of killed boots read"
 	[ $k -ge "$1" ] && return $r

@@ -316,8 +316,7 @@ check "remote: after the restarts: pattern 1 -> 0 and 0 -> 2" after_restarts
 
 # ---- every partition clean -------------------------------------------------------
 for ((p = 0; p < n; p++)); do
-	check "remote: partition $p: kernel log clean" "$lab" exec "$p" --timeout 60 -- sh -c \
-		'! dmesg | grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than"'
+	check "remote: partition $p: kernel log clean" "$lab" dmesg-check "$p"
 done
 check "remote: the killed boots' console logs clean" killed_consoles_clean 2
 for ((p = 0; p < n; p++)); do

@@ -70,9 +70,7 @@ else
 	fail "partition 1: a killed boot's console log shows errors, or is missing (soak.log)"
 fi
 for ((p = 0; p < n; p++)); do
-	if "$lab" exec "$p" --timeout 60 -- sh -c \
-		'! dmesg | grep -E "BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|blocked for more than"' \
-		>>"$log" 2>&1; then
+	if "$lab" dmesg-check "$p" >>"$log" 2>&1; then
 		pass "partition $p: kernel log clean"
 	else
 		fail "partition $p: kernel log shows errors (${logs#"$repo"/}/soak.log)"

@@ -1,22 +1,56 @@
 # shellcheck shell=bash
-# kernel-log.sh - `xpmem-lab dmesg-check`: fail on signs of a kernel bug.
-# Sourced by tools/xpmem-lab after common.sh and vm.sh.
+# kernel-log.sh - the one kernel-log check of the project: `xpmem-lab
+# dmesg-check [P]` (a live partition) and `xpmem-lab log-check FILE...`
+# (kept console logs, e.g. of killed boots).  Every suite, the demo and the
+# benchmarks call these; no other copy of the patterns exists.  Sourced by
+# tools/xpmem-lab after common.sh and vm.sh.
 #
-# Two sources: the live guest's dmesg (through the agent) and the serial
-# console log of the current or last boot (which still holds the messages of
-# a guest that died: with panic_on_warn a WARNING ends in a panic, and the
-# console is the only place its trace survives).  Patterns are matched with
-# their case as the kernel prints them, so the command line's "oops=panic"
-# does not count as an Oops.
+# Two sources for a live partition: its dmesg (through the agent) and the
+# serial console log of the current or last boot (which still holds the
+# messages of a guest that died: with panic_on_warn a WARNING ends in a
+# panic, and the console is the only place its trace survives).  Patterns
+# are matched with their case as the kernel prints them, so the command
+# line's "oops=panic" does not count as an Oops.
+#
+# What counts: BUG (also KASAN and KFENCE reports, "BUG: sleeping function
+# called from invalid context"), WARNING (also lockdep's "possible circular
+# locking dependency" and refcount/list warnings), Oops, hung tasks, RCU
+# stalls, list corruption (DEBUG_LIST), UBSAN, a panic, and kmemleak's
+# "suspected memory leaks".
 
-LAB_BAD_LOG='BUG:|WARNING:|Oops|blocked for more than|Call Trace|general protection|list_del corruption|Kernel panic'
+LAB_BAD_LOG='BUG:|WARNING:|Oops|blocked for more than|Call Trace|general protection'
+LAB_BAD_LOG+='|list_(add|del) corruption|Kernel panic|UBSAN:|detected stall'
+LAB_BAD_LOG+='|suspected memory leak|possible (circular|recursive) locking|inconsistent lock state'
 
 lab_log_hits() { # FILE: offending lines, minus the echo of our own command line
 	grep -aE "$LAB_BAD_LOG" "$1" | grep -av 'Kernel command line:'
 }
 
-lab_dmesg_check() {
+# Kept log files (console logs of killed boots...): 0 when none shows errors.
+lab_log_check() { # FILE...
+	local f hits bad=0
+	[ $# -gt 0 ] || { lab_say "log-check: no file given"; return 2; }
+	for f in "$@"; do
+		if [ ! -f "$f" ]; then
+			lab_say "log-check: $f does not exist"
+			bad=1
+			continue
+		fi
+		hits=$(lab_log_hits "$f")
+		if [ -n "$hits" ]; then
+			printf 'xpmem-lab: %s shows kernel errors:\n%s\n' "$f" "$hits" >&2
+			bad=1
+		fi
+	done
+	return $bad
+}
+
+lab_dmesg_check() { # [P]
 	local bad=0 tmp hits
+	if [ $# -gt 0 ]; then
+		lab_check_part "$1" || return 2
+		lab_select "$1"
+	fi
 	tmp=$(mktemp)
 	if lab_qemu_pid >/dev/null; then
 		if lab_agent_client exec --timeout 60 -- dmesg >"$tmp" 2>&1; then
@@ -30,11 +64,11 @@ lab_dmesg_check() {
 			bad=1
 		fi
 	fi
-	if [ -f "$LAB_RUN/console.log" ]; then
-		hits=$(lab_log_hits "$LAB_RUN/console.log")
+	if [ -f "$LAB_PRUN/console.log" ]; then
+		hits=$(lab_log_hits "$LAB_PRUN/console.log")
 		if [ -n "$hits" ]; then
 			printf 'xpmem-lab: guest console log (%s) shows kernel errors:\n%s\n' \
-				"${LAB_RUN#"$LAB_REPO"/}/console.log" "$hits" >&2
+				"${LAB_PRUN#"$LAB_REPO"/}/console.log" "$hits" >&2
 			bad=1
 		fi
 	fi

@@ -226,14 +226,14 @@ class Lab:
         return self.xpmemctl_json(part, 'stats')
 
     def dmesg_check(self, nparts):
-        """Every partition's kernel log: returns the offending lines."""
-        bad = re.compile(r'BUG:|WARNING:|Oops|blocked for more than|Call Trace|'
-                         r'general protection|list_del corruption|Kernel panic')
+        """Every partition's kernel log, through the lab's one check
+        (tools/lab/kernel-log.sh): returns the offending lines."""
         hits = []
         for p in range(nparts):
-            out = self.exec(p, ['dmesg'])
-            hits += [f'partition {p}: {l}' for l in out.splitlines()
-                     if bad.search(l) and 'Kernel command line:' not in l]
+            status, out, err = self.run('dmesg-check', p, timeout=120, check=False)
+            if status != 0:
+                hits += [f'partition {p}: {l}' for l in
+                         (out + err).splitlines() if l.strip()]
         return hits
 
 
