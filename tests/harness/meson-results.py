@@ -41,10 +41,18 @@ def cases_by_test(junit_path, names):
 
 def main():
     tests = []
-    with open(sys.argv[1]) as f:
-        for line in f:
-            if line.strip():
-                tests.append(json.loads(line))
+    try:
+        with open(sys.argv[1]) as f:
+            for line in f:
+                if line.strip():
+                    tests.append(json.loads(line))
+    except (OSError, ValueError) as e:
+        # No log (the build failed before meson test ran) or a torn one.
+        print('FAIL unit: no usable meson test log (%s)' % e)
+        return 1
+    if not tests:
+        print('FAIL unit: meson test ran no test')
+        return 1
     names = sorted((t['name'] for t in tests), key=len, reverse=True)
     by_test = cases_by_test(sys.argv[2], names)
     for t in tests:
@@ -65,4 +73,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

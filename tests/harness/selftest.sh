@@ -3,6 +3,9 @@
 #  - the kernel-log check (tools/xpmem-lab log-check) passes a clean log and
 #    fails a sample of each report a debug kernel prints (KASAN, lockdep,
 #    DEBUG_LIST, kmemleak, hung task, sleeping in atomic context, RCU stall);
+#  - plan-check.py fails a script suite that printed fewer or more verdicts
+#    than its PLAN, none, or exited non-zero without a FAIL line;
+#  - meson-results.py fails when no meson test log exists or it is empty.
 # Runs on the host in the unit suite; exits non-zero at the first surprise.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,4 +31,21 @@ for f in "$here"/samples/*.log; do
 done
 expect 1 "log-check fails a missing file" "$lab" log-check "$here/samples/none.log"
 
+plan() { # WANT STATUS TEXT
+	expect "$1" "plan-check: status $2, $(printf '%s' "$3" | tr '\n' ' ')" \
+		sh -c 'printf "%s\n" "$1" | python3 "$0" s name "$2"' "$here/plan-check.py" "$3" "$2"
+}
+plan 0 0 $'PLAN 2\nPASS a\nPASS b'
+plan 0 1 $'PLAN 2\nPASS a\nFAIL b'
+plan 1 0 $'PLAN 3\nPASS a\nPASS b'
+plan 1 0 $'PLAN 1\nPASS a\nPASS b'
+plan 1 0 $'PASS a\nPASS b'
+plan 1 1 $'PLAN 2\nPASS a\nPASS b'
+plan 1 124 $'PLAN 1\nPASS a'
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+expect 1 "meson-results fails without a log" python3 "$here/meson-results.py" "$tmp/none.json" "$tmp/none.xml"
+: >"$tmp/empty.json"
+expect 1 "meson-results fails on an empty log" python3 "$here/meson-results.py" "$tmp/empty.json" "$tmp/none.xml"
 exit $bad

@@ -27,7 +27,11 @@ check() { # NAME CMD...
 	shift
 	if "$@" >>"$logs/membership.log" 2>&1; then pass "$name"; else fail "$name"; fi
 }
-trap '"$lab" down >"$logs/membership-down.log" 2>&1; exit $failed' EXIT
+# An abort (set -u, a helper's exit) keeps its non-zero status.
+trap 'rc=$?; "$lab" down >"$logs/membership-down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
+# The verdicts this script prints (tests/run fails a suite printing fewer or
+# more): twelve checks, then kernel log and rmmod per partition.
+echo "PLAN $((12 + 2 * n))"
 
 view() { # P: partition P's table
 	"$lab" exec "$1" --timeout 30 -- cat /sys/kernel/xpmem/partitions
@@ -216,3 +220,4 @@ done
 for ((p = 0; p < n; p++)); do
 	check "partition $p: rmmod xpmem (threads stop, nothing leaked)" "$lab" exec "$p" --timeout 60 -- busybox rmmod xpmem
 done
+exit $failed

@@ -34,7 +34,11 @@ check() { # NAME CMD...
 	if "$@" >>"$log" 2>&1; then pass "$name"; else fail "$name"; fi
 	echo "==== $((SECONDS - t0)) s" >>"$log"
 }
-trap '"$lab" down >"$logs/down.log" 2>&1; exit $failed' EXIT
+# An abort (set -u, a helper's exit) keeps its non-zero status.
+trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
+# The verdicts this script prints (tests/run fails a suite printing fewer or
+# more): 23 checks, then kernel log and rmmod per partition.
+echo "PLAN $((23 + 2 * n))"
 
 for p in export attach pressure; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
@@ -323,3 +327,4 @@ for ((p = 0; p < n; p++)); do
 	check "remote: partition $p: rmmod xpmem (nothing pinned or leaked)" \
 		"$lab" exec "$p" --timeout 60 -- busybox rmmod xpmem
 done
+exit $failed

@@ -40,11 +40,17 @@ ram_of() { if [ "$1" = 0 ]; then echo "$LAB_RUN/ram"; else echo "$LAB_RUN/p$1/ra
 counter() { "$lab" fabric stats 2>/dev/null | awk -v id="$1" -v k="$2" \
 	'$1 == "id" && $2 == id { for (i = 3; i < NF; i++) if ($i == k) print $(i + 1) }'; }
 
-finish() {
+# An abort (set -u, a helper's exit) keeps its non-zero status.
+finish() { # STATUS
 	"$lab" down >"$logs/down.log" 2>&1
-	[ $failed = 0 ]
+	[ "$1" = 0 ] && [ $failed = 0 ]
 }
-trap 'finish; exit $?' EXIT
+trap 'finish $?; exit $?' EXIT
+# The verdicts this script prints (tests/run fails a suite printing fewer or
+# more): up; devices per partition; windows a -> b, a != b; three doorbell
+# checks, status --json, six kill/restart checks, stop/cont; cut; kernel log
+# per partition; down.
+echo "PLAN $((1 + n + n * (n - 1) + 11 + 1 + n + 1))"
 
 [ -x "$probe" ] || { fail "${probe#"$repo"/} is not built"; exit 1; }
 [ -x "$LAB_FABRICD" ] || { fail "${LAB_FABRICD#"$repo"/} is not built"; exit 1; }
@@ -221,3 +227,4 @@ down_ok() {
 	[ -z "$left" ] || { echo "left behind: $left"; return 1; }
 }
 check "down: no QEMU, no fabricd, only logs left" down_ok
+exit $failed

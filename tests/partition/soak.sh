@@ -26,7 +26,11 @@ log=$logs/soak.log
 
 pass() { echo "PASS soak: $*"; }
 fail() { echo "FAIL soak: $*"; failed=1; }
-trap '"$lab" down >"$logs/down.log" 2>&1; exit $failed' EXIT
+# An abort (set -u, a helper's exit) keeps its non-zero status.
+trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
+# The verdicts this script prints (tests/run fails a suite printing fewer or
+# more): the rounds, the killed consoles, kernel log and rmmod per partition.
+echo "PLAN $((2 + 2 * n))"
 
 [ -x "$bin/xpmem-xpart-export" ] || { fail "${bin#"$repo"/} is not built"; exit 1; }
 "$lab" down >/dev/null 2>&1
@@ -83,3 +87,4 @@ for ((p = 0; p < n; p++)); do
 		fail "partition $p: rmmod xpmem"
 	fi
 done
+exit $failed
