@@ -168,7 +168,7 @@ lab_vm_ready() { # NO_MODULE
 	elif [ ! -f "$LAB_MODULE" ]; then
 		lab_say "note: ${LAB_MODULE#"$LAB_REPO"/} does not exist; booted without the module"
 	else
-		lab_load_module || return 1
+		lab_load_module || return $?
 	fi
 }
 
@@ -178,9 +178,11 @@ lab_tag() {
 	return 0
 }
 
+# Status 3 when insmod itself fails: the VM booted, the module is refused.
+# Callers that retry a lost boot must not retry that (tests/run vm_fresh).
 lab_load_module() {
 	lab_agent_client exec --timeout 60 -- busybox insmod "$LAB_MODULE" ||
-		{ lab_say "$(lab_tag)insmod ${LAB_MODULE#"$LAB_REPO"/} failed (VM left up: see tools/xpmem-lab exec $LAB_P -- dmesg)"; return 1; }
+		{ lab_say "$(lab_tag)insmod ${LAB_MODULE#"$LAB_REPO"/} failed (VM left up: see tools/xpmem-lab exec $LAB_P -- dmesg)"; return 3; }
 	# devtmpfs creates the node as the device registers; allow it a moment.
 	# shellcheck disable=SC2016  # expanded by the guest's shell
 	lab_agent_client exec --timeout 30 -- sh -c \
