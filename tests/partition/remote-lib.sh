@@ -72,6 +72,27 @@ wait_counter() { # P NAME VALUE LIMIT_MS
 	return 1
 }
 
+# Nothing left behind in partition P by programs that have exited: no
+# context, segment (proxies included), permit or attachment, and no page
+# pinned beyond what P quarantines (the sum of its view's column 7).  Run
+# before a partition is restarted, so a leak is seen while its cause is
+# still there, not only by the final rmmod of a rebooted partition.
+no_leaks() { # P
+	local json q
+	json=$(xctl "$1" --json stats) || return 1
+	q=$(view "$1" | awk '{ s += $7 } END { print s + 0 }')
+	python3 - "$1" "$q" "$json" <<'PY'
+import json, sys
+p, quarantined = sys.argv[1], int(sys.argv[2])
+c = json.loads(sys.argv[3])["counters"]
+bad = [f"{k} {c[k]}" for k in ("contexts", "segments", "permits", "attachments") if c[k]]
+if c["pinned_pages"] != quarantined:
+    bad.append(f"pinned_pages {c['pinned_pages']} but {quarantined} quarantined")
+print(f"partition {p}: " + ("; ".join(bad) + " left behind" if bad else "nothing left behind"))
+sys.exit(1 if bad else 0)
+PY
+}
+
 # After `restart P`: the killed boot's console log (its kernel messages of
 # warning level and up) is console.prev.log; keep it as
 # $logs/TAG.console-killed.log for killed_consoles_clean.
@@ -202,6 +223,9 @@ kill_mid_invalidate() { # TAG PRESSURE
 		"$lab" exec 0 --timeout 300 -- "$bin/xpmem-xpart-pressure" 48 || r=1
 		frames_hold_canaries "$logs/$tag.exp" "$(ram_of 0)" || r=1
 	fi
+	# The survivors hold nothing but the quarantine (the exporter has exited).
+	no_leaks 0 || r=1
+	no_leaks 2 || r=1
 	"$lab" restart 1 >"$logs/$tag.restart" 2>&1 || { cat "$logs/$tag.restart"; return 1; }
 	keep_killed_console 1 "$tag"
 	xctl 1 inject delay_invalidate_ms 0 >/dev/null

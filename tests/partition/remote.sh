@@ -304,6 +304,8 @@ owner_killed() {
 	grep -q '^PASS ' "$logs/owner-death.att" || r=1
 	[ -n "$ms" ] && [ "$ms" -lt 3000 ] || r=1
 	[ $((te - tk)) -lt 30000 ] || r=1
+	no_leaks 1 || r=1
+	no_leaks 2 || r=1
 	"$lab" restart 0 >"$logs/restart-0.log" 2>&1 || { cat "$logs/restart-0.log"; return 1; }
 	keep_killed_console 0 owner-death
 	wait_state 1 0 UP 60000 >/dev/null && wait_state 2 0 UP 60000 >/dev/null || r=1
