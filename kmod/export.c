@@ -33,6 +33,7 @@
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
+#include "epoch.h"
 #include "export_internal.h"
 #include "partition.h"
 #include "remote.h"
@@ -407,7 +408,8 @@ void xpmem_export_peer_fenced(u32 peer, u32 epoch)
 
 	mutex_lock(&xpmem_export_lock);
 	hash_for_each(exports, bkt, e, token_link)
-		if (e->peer == peer && e->epoch <= epoch && !(e->quarantine & QUAR_PEER)) {
+		if (e->peer == peer && !xp_epoch_after(e->epoch, epoch) &&
+		    !(e->quarantine & QUAR_PEER)) {
 			e->quarantine |= QUAR_PEER;
 			trace_xpmem_quarantine_add(peer, e->npins);
 		}
@@ -463,7 +465,8 @@ static bool drop_for_peer(const struct xpmem_export *e, const void *arg)
 {
 	const struct peer_release *r = arg;
 
-	return e->peer == r->peer && (e->quarantine || e->epoch < r->epoch);
+	return e->peer == r->peer &&
+	       (e->quarantine || xp_epoch_before(e->epoch, r->epoch));
 }
 
 u64 xpmem_export_release_quarantine(u32 peer, u32 below_epoch)

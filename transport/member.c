@@ -134,9 +134,7 @@ int xp_member_join(struct xp_member *m, u64 now)
 	for (tries = 0; tries < 16; tries++) {
 		u64 w = xp_load_acquire(&me->sword);
 
-		epoch = xp_sword_epoch(w) + 1;
-		if (!epoch)		/* 2^32 rejoins: skip 0 ("none") */
-			epoch = 1;
+		epoch = xp_epoch_next(xp_sword_epoch(w));
 		/* Full barrier (cmpxchg): window and heartbeat before it. */
 		if (xp_cmpxchg64(&me->sword, w, xp_sword(epoch, m->cfg.self, 0,
 							 XP_JOINING)) == w)
@@ -204,7 +202,7 @@ static void tick_peer(struct xp_member *m, u32 p, u64 now)
 	u32 st = xp_sword_state(w), ep = xp_sword_epoch(w);
 
 	if (st >= XP_STATE_NR || st == XP_SUSPECT ||
-	    (ep < v->epoch && st != XP_FREE)) {
+	    (xp_epoch_before(ep, v->epoch) && st != XP_FREE)) {
 		/* Garbage or an epoch rolling back: judge by heartbeat only. */
 		m->stats.bad_entries++;
 		st = v->state == XP_SUSPECT ? XP_UP : v->state;
@@ -354,7 +352,7 @@ int xp_member_input(struct xp_member *m, u64 now, const struct xp_msg *msg)
 		return 1;
 	}
 	/* JOIN */
-	if (msg->h.src_epoch < v->epoch ||
+	if (xp_epoch_before(msg->h.src_epoch, v->epoch) ||
 	    (msg->h.src_epoch == v->epoch && v->state == XP_DEAD)) {
 		/* An incarnation we fenced must rejoin under a new epoch. */
 		m->stats.stale_msgs++;

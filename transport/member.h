@@ -26,6 +26,7 @@
 #define XP_MEMBER_H
 
 #include "xp_port.h"
+#include "epoch.h"
 #include "region.h"
 #include "msg.h"
 

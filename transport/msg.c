@@ -11,6 +11,7 @@
  * a valid checksum over nonsense.
  */
 #include "msg.h"
+#include "epoch.h"
 
 XP_BUILD_BUG_ON(sizeof(struct xp_msg_hdr) != XP_MSG_HDR_SIZE);
 XP_BUILD_BUG_ON(sizeof(struct xp_msg) != XP_SLOT_SIZE);
@@ -234,7 +235,7 @@ static int check(const struct xp_msg *m, const struct xp_msg_expect *e)
 		return XP_REJ_SRC_EPOCH;
 	if (type == XP_MSG_JOIN) {
 		/* A join announces a new incarnation: never an older one. */
-		if (h->src_epoch < e->src_epoch)
+		if (xp_epoch_before(h->src_epoch, e->src_epoch))
 			return XP_REJ_SRC_EPOCH;
 	} else if (e->src_epoch && h->src_epoch != e->src_epoch) {
 		return XP_REJ_SRC_EPOCH;

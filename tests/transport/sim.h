@@ -34,6 +34,7 @@ struct Node {
 	xp_chan ch[XP_MAX_PARTS];
 	const xp_region *r = nullptr;
 	std::vector<FenceEvent> fences;
+	std::vector<FenceEvent> joins;	// joined(peer, epoch); reason unused
 	std::vector<u32> self_fences;	// reasons
 	std::vector<xp_msg> other;	// messages handed to the handler
 	bool drop_sends = false;	// fault injection: lose what we send
@@ -50,6 +51,10 @@ struct Node {
 	{
 		static_cast<Node *>(ctx)->fences.push_back({peer, epoch, reason});
 	}
+	static void joined(void *ctx, u32 peer, u32 epoch)
+	{
+		static_cast<Node *>(ctx)->joins.push_back({peer, epoch, 0});
+	}
 	static void self_fence(void *ctx, u32, u32 reason)
 	{
 		Node *n = static_cast<Node *>(ctx);
@@ -63,7 +68,7 @@ struct Node {
 	}
 	static const xp_member_ops *ops()
 	{
-		static const xp_member_ops o = { send, fence, self_fence, nullptr, nullptr };
+		static const xp_member_ops o = { send, fence, self_fence, joined, nullptr };
 		return &o;
 	}
 

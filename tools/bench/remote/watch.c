@@ -56,7 +56,7 @@ int role_watch(const struct role_opts *o)
 			return 0;
 		}
 		if (have && !dead && !strcmp(r.state, "UP") &&
-		    r.epoch > o->epoch && r.quarantined <= 0) {
+		    r.epoch != o->epoch && r.quarantined <= 0) {
 			role_say("rejoined part=%d epoch=%llu at_ms=%.1f",
 				 o->part, (unsigned long long)r.epoch,
 				 (now - start) / 1e6);
