@@ -92,8 +92,12 @@ bool xpmem_partition_done(u32 peer, u64 seq);
  */
 u64 xpmem_partition_gen(void);
 void xpmem_partition_nap(u64 gen, u64 ns);
-/* Fence @peer's current incarnation (reason enum xp_reason). */
-void xpmem_partition_fence(u32 peer, u32 reason);
+/*
+ * Fence incarnation @epoch of @peer (reason enum xp_reason); a no-op when
+ * @peer has rejoined since (a timeout of the old one says nothing about
+ * the new one).
+ */
+void xpmem_partition_fence(u32 peer, u32 epoch, u32 reason);
 /*
  * Local frame number through which @owner_pfn of @peer's RAM is reached
  * (its peer window), or 0 when we have no window showing that frame.

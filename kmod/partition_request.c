@@ -214,11 +214,11 @@ bool xpmem_partition_done(u32 peer, u64 seq)
 	return done;
 }
 
-void xpmem_partition_fence(u32 peer, u32 reason)
+void xpmem_partition_fence(u32 peer, u32 epoch, u32 reason)
 {
 	mutex_lock(&part.lock);
 	if (part.joined && peer < part.nparts && peer != part.self)
-		xp_member_fence(part.member, peer, reason, ktime_get_ns());
+		xp_member_fence(part.member, peer, epoch, reason, ktime_get_ns());
 	mutex_unlock(&part.lock);
 }
 

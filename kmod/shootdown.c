@@ -160,7 +160,7 @@ static void invalidate_batch(struct xpmem_segment *seg, struct inval_target *t,
 			trace_xpmem_timeout(t[i].peer, XP_MSG_INVALIDATE,
 					    ktime_get_ns() - t0);
 			/* Its pins, these and all others, go to quarantine. */
-			xpmem_partition_fence(t[i].peer, XP_R_TIMEOUT);
+			xpmem_partition_fence(t[i].peer, t[i].epoch, XP_R_TIMEOUT);
 		}
 		trace_xpmem_remote_invalidate_end(t[i].peer, seg->segid,
 						  seg->start + (lo << PAGE_SHIFT),

@@ -28,7 +28,8 @@ static void ring_error(struct xp_chan *ch, u64 now)
 {
 	ch->ring_errors++;
 	ch->stats.rejected[XP_REJ_RING]++;
-	xp_member_fence(ch->m, ch->peer, XP_R_PROTOCOL, now);
+	xp_member_fence(ch->m, ch->peer, xp_member_peer_epoch(ch->m, ch->peer),
+			XP_R_PROTOCOL, now);
 }
 
 int xp_chan_send(struct xp_chan *ch, struct xp_msg *msg, u32 type, u64 now)

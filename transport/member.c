@@ -367,7 +367,8 @@ int xp_member_input(struct xp_member *m, u64 now, const struct xp_msg *msg)
 	return 1;
 }
 
-int xp_member_fence(struct xp_member *m, u32 peer, u32 reason, u64 now)
+int xp_member_fence(struct xp_member *m, u32 peer, u32 epoch, u32 reason,
+		    u64 now)
 {
 	struct xp_part *e;
 	struct xp_peer_view *v;
@@ -377,7 +378,8 @@ int xp_member_fence(struct xp_member *m, u32 peer, u32 reason, u64 now)
 	if (peer >= m->nparts || peer == m->cfg.self)
 		return -EINVAL;
 	v = &m->peers[peer];
-	if (!live_state(v->state))
+	/* Only the incarnation that was judged: a newer one did nothing. */
+	if (!live_state(v->state) || v->epoch != epoch)
 		return -ESRCH;
 	e = xp_region_part(m->r, peer);
 	w = xp_load_acquire(&e->sword);

@@ -125,8 +125,13 @@ int xp_member_check(struct xp_member *m, u32 src, const struct xp_msg *msg,
 		    struct xp_msg_stats *st);
 /* Feed a checked JOIN/JOIN_ACK. 1 consumed, 0 not a membership message. */
 int xp_member_input(struct xp_member *m, u64 now, const struct xp_msg *msg);
-/* Fence @peer's current incarnation (request timeout, corrupt ring...). */
-int xp_member_fence(struct xp_member *m, u32 peer, u32 reason, u64 now);
+/*
+ * Fence incarnation @epoch of @peer (request timeout, corrupt ring...):
+ * 0, or -ESRCH when that incarnation is not the live one any more (the
+ * peer rejoined since the request was posted: nothing to fence), -EINVAL.
+ */
+int xp_member_fence(struct xp_member *m, u32 peer, u32 epoch, u32 reason,
+		    u64 now);
 /* seq for our next message: epoch << 32 | counter. */
 u64 xp_member_next_seq(struct xp_member *m);
 bool xp_member_peer_live(const struct xp_member *m, u32 peer);

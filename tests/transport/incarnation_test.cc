@@ -2,7 +2,7 @@
 /*
  * incarnation_test.cc - epochs as the membership core uses them: ordered
  * with wraparound (an epoch near 2^32 is followed by 1, not preceded by
- * it).
+ * it), and a fence naming an incarnation that is gone is a no-op.
  */
 #include "cluster.h"
 
@@ -13,7 +13,6 @@ extern "C" {
 namespace {
 
 using xpsim::Cluster;
-using xpsim::kDead;
 using xpsim::kHb;
 using xpsim::kMs;
 
@@ -114,6 +113,30 @@ TEST(EpochOrder, SerialNumberArithmetic)
 	EXPECT_EQ(xp_epoch_next(0xfffffffeu), 0xffffffffu);
 	EXPECT_EQ(xp_epoch_next(0xffffffffu), 1u);
 	EXPECT_EQ(xp_epoch_next(0), 1u);
+}
+
+// A request to incarnation E timed out after the peer rejoined as E+1: the
+// timeout names E, which is gone; the new incarnation must stay up.
+TEST_F(Cluster, FencingAnIncarnationThatIsGoneIsANoOp)
+{
+	make(3);
+	join_all();
+	u32 e1 = m(1).epoch;
+	restart(1);
+	run_until([&] { return all_up(); }, 50 * kMs);
+	run_for(2 * kHb);
+	ASSERT_EQ(m(0).peers[1].epoch, e1 + 1);
+	ASSERT_EQ(m(0).peers[1].state, (u32)XP_UP);
+	size_t fences = node(0).fences.size();
+	EXPECT_EQ(xp_member_fence(&m(0), 1, e1, XP_R_TIMEOUT, now), -ESRCH);
+	EXPECT_EQ(m(0).peers[1].state, (u32)XP_UP);
+	EXPECT_EQ(table_state(1), (u32)XP_UP);
+	EXPECT_EQ(node(0).fences.size(), fences);
+	// The current one is fenced as asked.
+	EXPECT_EQ(xp_member_fence(&m(0), 1, e1 + 1, XP_R_TIMEOUT, now), 0);
+	EXPECT_EQ(m(0).peers[1].state, (u32)XP_DEAD);
+	EXPECT_EQ(table_state(1), (u32)XP_DEAD);
+	EXPECT_TRUE(has(node(0).fences, 1, e1 + 1));
 }
 
 }  // namespace

@@ -273,7 +273,7 @@ TEST_F(Cluster, PingRoundTripAndLateCompletionsIgnored)
 	memset(&msg, 0, sizeof(msg));
 	ASSERT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), 0);
 	u64 seq3 = msg.h.seq;
-	ASSERT_EQ(xp_member_fence(&m(0), 1, XP_R_TIMEOUT, now), 0);
+	ASSERT_EQ(xp_member_fence(&m(0), 1, m(0).peers[1].epoch, XP_R_TIMEOUT, now), 0);
 	node(1).poll(now);	// late: node 1 completes after the fence
 	EXPECT_EQ(xp_chan_done(c01, seq3), 0);
 	EXPECT_EQ(xp_chan_wait(c01, seq3, xp_clock_ns() + 1000 * kMs, nullptr, nullptr),
