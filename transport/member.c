@@ -121,6 +121,35 @@ static void new_incarnation(struct xp_member *m, u32 p, u32 epoch, u32 state,
 		m->ops->joined(m->ctx, p, epoch);
 }
 
+/*
+ * Our own (re)join reads @p's entry afresh.  What changed since our last
+ * look goes through the same callbacks as at run time: an incarnation we
+ * saw live and that is gone (new epoch, or DEAD) is fenced, a new epoch is
+ * announced (joined).  Without this, a peer that rejoined while we were
+ * fenced kept what we quarantined for its old incarnation until it rejoined
+ * again.
+ */
+static void resync_peer(struct xp_member *m, u32 p, u32 ep, u32 st, u32 reason,
+			u64 hb, u64 now)
+{
+	struct xp_peer_view *v = &m->peers[p];
+	bool changed = ep != v->epoch;
+
+	if (live_state(v->state) && (changed || !live_state(st)))
+		fenced(m, p, changed ? XP_R_REJOINED :
+			     st == XP_DEAD ? reason : XP_R_NONE);
+	v->epoch = ep;
+	v->state = st;
+	v->reason = st == XP_DEAD ? reason : XP_R_NONE;
+	v->acked = 0;
+	v->hb = hb;
+	v->hb_seen_ns = now;
+	v->join_sent_ns = 0;
+	/* A partition drops every old mapping before it takes a new epoch. */
+	if (changed && ep && m->ops->joined)
+		m->ops->joined(m->ctx, p, ep);
+}
+
 int xp_member_join(struct xp_member *m, u64 now)
 {
 	struct xp_part *me = xp_region_part(m->r, m->cfg.self);
@@ -154,7 +183,6 @@ int xp_member_join(struct xp_member *m, u64 now)
 	/* Fresh view of everyone; live peers get our JOIN now. */
 	for (p = 0; p < m->nparts; p++) {
 		struct xp_part *e = xp_region_part(m->r, p);
-		struct xp_peer_view *v = &m->peers[p];
 		u64 w = xp_load_acquire(&e->sword);
 		u32 st = xp_sword_state(w);
 
@@ -164,13 +192,8 @@ int xp_member_join(struct xp_member *m, u64 now)
 			m->stats.bad_entries++;
 			st = XP_FREE;
 		}
-		v->epoch = xp_sword_epoch(w);
-		v->state = st;
-		v->reason = st == XP_DEAD ? xp_sword_reason(w) : XP_R_NONE;
-		v->acked = 0;
-		v->hb = xp_read_once(e->heartbeat);
-		v->hb_seen_ns = now;
-		v->join_sent_ns = 0;
+		resync_peer(m, p, xp_sword_epoch(w), st, xp_sword_reason(w),
+			    xp_read_once(e->heartbeat), now);
 		if (live_state(st))
 			send_join(m, p, now);
 	}

@@ -2,7 +2,9 @@
 /*
  * incarnation_test.cc - epochs as the membership core uses them: ordered
  * with wraparound (an epoch near 2^32 is followed by 1, not preceded by
- * it), and a fence naming an incarnation that is gone is a no-op.
+ * it), a fence naming an incarnation that is gone is a no-op, and a peer
+ * that changed incarnation while we were fenced is retired and announced
+ * (fence of the old one, joined for the new one) when we rejoin.
  */
 #include "cluster.h"
 
@@ -13,6 +15,7 @@ extern "C" {
 namespace {
 
 using xpsim::Cluster;
+using xpsim::kDead;
 using xpsim::kHb;
 using xpsim::kMs;
 
@@ -137,6 +140,35 @@ TEST_F(Cluster, FencingAnIncarnationThatIsGoneIsANoOp)
 	EXPECT_EQ(m(0).peers[1].state, (u32)XP_DEAD);
 	EXPECT_EQ(table_state(1), (u32)XP_DEAD);
 	EXPECT_TRUE(has(node(0).fences, 1, e1 + 1));
+}
+
+// Node 0 hangs and is fenced; meanwhile node 2 restarts under a new epoch.
+// When node 0 runs again it fences itself and rejoins: node 2's old
+// incarnation must be retired (fence) and its new one announced (joined),
+// which is what releases what node 0 still held for the old one.
+TEST_F(Cluster, APeerThatRejoinedWhileWeWereFencedIsRetiredAndAnnounced)
+{
+	make(3);
+	join_all();
+	u32 e2 = m(2).epoch;
+	running[0] = false;
+	run_until([&] { return table_state(0) == XP_DEAD; }, 2 * kDead);
+	ASSERT_EQ(table_state(0), (u32)XP_DEAD);
+	restart(2);
+	run_until([&] { return m(2).state == XP_UP; }, 50 * kMs);
+	ASSERT_EQ(m(2).state, (u32)XP_UP);
+	ASSERT_TRUE(node(0).fences.empty());
+	running[0] = true;
+	step();
+	ASSERT_EQ(node(0).self_fences.size(), 1u);
+	EXPECT_TRUE(has(node(0).fences, 2, e2)) << "old incarnation of 2 not retired";
+	EXPECT_TRUE(has(node(0).joins, 2, e2 + 1)) << "new incarnation of 2 not announced";
+	run_until([&] { return all_up(); }, 50 * kMs);
+	EXPECT_TRUE(all_up());
+	// Announced once: the next ticks see nothing new.
+	size_t joins = node(0).joins.size();
+	run_for(5 * kMs);
+	EXPECT_EQ(node(0).joins.size(), joins);
 }
 
 }  // namespace
