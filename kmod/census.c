@@ -12,9 +12,14 @@
  * counted as 512 pages and one PMD.  Under mmap_lock (read) page tables are
  * not freed, and a PTE table is read under its lock.
  *
- * The cost is one pass over all processes' VMAs, paid once per dump (the
- * snapshot is taken in the dump's start callback and freed when it is
- * done); it is a tool for humans and scripts, not for a fast path.
+ * The cost is one pass over the visited processes' VMAs, paid once per dump
+ * (the snapshot is taken in the dump's start callback and freed when it is
+ * done); it is a tool for humans and scripts, not for a fast path.  Any
+ * user may start a dump, so what one costs is bounded by its scope: an
+ * unprivileged caller's census visits only the processes whose effective
+ * uid is the caller's (no other user's mmap_lock is taken, no other user's
+ * VMAs are read) and holds at most XPMEM_CENSUS_MAX_RANGES_USER ranges,
+ * allocated with __GFP_ACCOUNT; beyond that the dump fails with E2BIG.
  */
 #include <linux/mm.h>
 #include <linux/pgtable.h>
@@ -30,8 +35,6 @@
 
 #include "census.h"
 #include "xpmem_internal.h"
-
-#define CENSUS_MAX_RANGES (1U << 18)	/* bounds the snapshot: ~20 MiB */
 
 static siphash_key_t attach_id_key;
 
@@ -97,14 +100,14 @@ static void count_mapped(struct mm_struct *mm, unsigned long addr,
 	}
 }
 
-static int grow(struct xpmem_census **cp)
+static int grow(struct xpmem_census **cp, unsigned int max)
 {
 	struct xpmem_census *c = *cp, *bigger;
-	unsigned int cap = c->cap * 2;
+	unsigned int cap = min(c->cap * 2, max);
 
-	if (cap > CENSUS_MAX_RANGES)
+	if (c->cap >= max)
 		return -E2BIG;
-	bigger = kvmalloc(struct_size(c, r, cap), GFP_KERNEL);
+	bigger = kvmalloc(struct_size(c, r, cap), GFP_KERNEL_ACCOUNT);
 	if (!bigger)
 		return -ENOMEM;
 	memcpy(bigger, c, struct_size(c, r, c->n));
@@ -115,8 +118,9 @@ static int grow(struct xpmem_census **cp)
 }
 
 /* Adds the attachment ranges of one mm, mapped for task tsk. */
-static int census_mm(struct xpmem_census **cp, struct task_struct *tsk,
-		     struct mm_struct *mm)
+static int census_mm(struct xpmem_census **cp,
+		     const struct xpmem_census_scope *scope,
+		     struct task_struct *tsk, struct mm_struct *mm)
 {
 	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, 0);
@@ -132,8 +136,10 @@ static int census_mm(struct xpmem_census **cp, struct task_struct *tsk,
 
 		if (vma->vm_ops != &xpmem_vm_ops)
 			continue;
+		if (scope->only_segid && att->seg->segid != scope->only_segid)
+			continue;
 		if ((*cp)->n == (*cp)->cap) {
-			err = grow(cp);
+			err = grow(cp, scope->max_ranges);
 			if (err)
 				break;
 		}
@@ -185,12 +191,19 @@ static int cmp_range(const void *a, const void *b)
 	return 0;
 }
 
-struct xpmem_census *xpmem_census_take(void)
+/* Whether the census of scope visits tsk's processes (see the top). */
+static bool in_scope(const struct xpmem_census_scope *scope,
+		     struct task_struct *tsk)
+{
+	return scope->all_users || uid_eq(task_euid(tsk), scope->uid);
+}
+
+struct xpmem_census *xpmem_census_take(const struct xpmem_census_scope *scope)
 {
 	struct xpmem_census *c;
 	int nr = 1, err = 0;
 
-	c = kvmalloc(struct_size(c, r, 64), GFP_KERNEL);
+	c = kvmalloc(struct_size(c, r, 64), GFP_KERNEL_ACCOUNT);
 	if (!c)
 		return ERR_PTR(-ENOMEM);
 	c->n = 0;
@@ -214,10 +227,14 @@ struct xpmem_census *xpmem_census_take(void)
 			break;
 		if (!tsk)
 			continue;
+		if (!in_scope(scope, tsk)) {
+			put_task_struct(tsk);
+			continue;
+		}
 		mm = get_task_mm(tsk);
 		if (mm) {
 			if (owns_mm(tsk, mm))
-				err = census_mm(&c, tsk, mm);
+				err = census_mm(&c, scope, tsk, mm);
 			mmput(mm);
 		}
 		put_task_struct(tsk);

@@ -110,20 +110,45 @@ static int start_plain(struct netlink_callback *cb)
 	return 0;
 }
 
-static int start_census(struct netlink_callback *cb)
+/*
+ * Anyone may start a census dump: what it costs is bounded by what it may
+ * show.  A non-admin's census visits only the processes whose attachments
+ * it may see (census.c), so the attachment counts of its segments count
+ * only its own processes' attachments.
+ */
+static int start_census(struct netlink_callback *cb, s64 only_segid)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
 	struct dump_state *st = dump_state(cb);
+	struct xpmem_census_scope scope;
 	struct xpmem_census *census;
 
 	start_plain(cb);
-	if (info->attrs[XPMEM_A_SEGID])
-		st->only_segid = nla_get_s64(info->attrs[XPMEM_A_SEGID]);
-	census = xpmem_census_take();
+	st->only_segid = only_segid;
+	scope = (struct xpmem_census_scope){
+		.all_users = st->viewer.admin,
+		.uid = st->viewer.uid,
+		.only_segid = only_segid,
+		.max_ranges = st->viewer.admin ? XPMEM_CENSUS_MAX_RANGES :
+						 XPMEM_CENSUS_MAX_RANGES_USER,
+	};
+	census = xpmem_census_take(&scope);
 	if (IS_ERR(census))
 		return PTR_ERR(census);
 	st->census = census;
 	return 0;
+}
+
+static int start_segments(struct netlink_callback *cb)
+{
+	return start_census(cb, 0);
+}
+
+static int start_attachments(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+
+	return start_census(cb, info->attrs[XPMEM_A_SEGID] ?
+			    nla_get_s64(info->attrs[XPMEM_A_SEGID]) : 0);
 }
 
 static int done_census(struct netlink_callback *cb)
@@ -651,7 +676,7 @@ static const struct nla_policy policy[XPMEM_A_MAX + 1] = {
 static const struct genl_ops ops[] = {
 	{
 		.cmd = XPMEM_CMD_GET_SEGMENTS,
-		.start = start_census,
+		.start = start_segments,
 		.dumpit = dump_segments,
 		.done = done_census,
 	}, {
@@ -660,7 +685,7 @@ static const struct genl_ops ops[] = {
 		.dumpit = dump_permits,
 	}, {
 		.cmd = XPMEM_CMD_GET_ATTACHMENTS,
-		.start = start_census,
+		.start = start_attachments,
 		.dumpit = dump_attachments,
 		.done = done_census,
 	}, {

@@ -32,16 +32,22 @@
  * Segments and permits are read live: each message is consistent in
  * itself, but an object made or removed while the dump runs may be missed.
  * Attachments, and the attachment counts and mapped pages of segments, come
- * from a census of all processes' mappings taken when the dump starts (its
- * cost grows with the number of processes and mappings in the system: the
- * dump is meant for people and scripts, not for fast paths).
+ * from a census of processes' mappings taken when the dump starts (its cost
+ * grows with the number of processes and mappings it visits: the dump is
+ * meant for people and scripts, not for fast paths).  A caller with
+ * CAP_SYS_ADMIN gets a census of all processes (up to 262144 attachment
+ * ranges); anyone else's census visits only the processes whose effective
+ * uid is the caller's, holds at most 4096 ranges (charged to the caller's
+ * memory cgroup) and fails with E2BIG beyond that (XPMEM_A_SEGID narrows a
+ * GET_ATTACHMENTS census to one segment).
  *
  * Who sees what
  * -------------
  * Every GET is open to every user.  A caller without CAP_SYS_ADMIN sees only
  * the segments whose owner's effective uid is the caller's, the permits on
  * those segments, and the attachments made by processes whose effective uid
- * is the caller's.  Counters, histograms, tunables and partitions are
+ * is the caller's; the attachment counts and mapped pages of its segments
+ * count those attachments only.  Counters, histograms, tunables and partitions are
  * module-wide and visible to all.  Every SET and the quarantine release need
  * CAP_SYS_ADMIN (EPERM otherwise).  Both the capability and the effective uid
  * are those of the process that opened the netlink socket.

@@ -588,6 +588,162 @@ TEST_F(Xpmemctl, UnprivilegedUserSeesOnlyOwnObjectsAndCannotSet)
 	EXPECT_EQ((*fw)["value"].num, 1u);
 }
 
+// A child that failed early has closed its pipe ends: writing to it must
+// be an EPIPE for this test, not a SIGPIPE that ends the whole program.
+class IgnoreSigpipe {
+public:
+	IgnoreSigpipe() { old_ = signal(SIGPIPE, SIG_IGN); }
+	~IgnoreSigpipe() { signal(SIGPIPE, old_); }
+
+private:
+	sighandler_t old_;
+};
+
+// Any user may start a census dump, so its cost is bounded by what the
+// caller may see (issue 10, defect 9): an unprivileged census visits only the
+// caller's own processes.  Root attaches nobody's segment; nobody's dump must
+// not count root's attachment (an unprivileged census that walked every
+// process's VMAs, as before, counted it), while root's dump does.
+TEST_F(Xpmemctl, UnprivilegedCensusVisitsOnlyTheCallersProcesses)
+{
+	IgnoreSigpipe no_sigpipe;
+	constexpr size_t kSegPages = 4;
+	int to_parent[2], to_child[2];
+	ASSERT_EQ(pipe(to_parent), 0);
+	ASSERT_EQ(pipe(to_child), 0);
+	pid_t child = spawn([&]() -> int {
+		close(to_parent[0]);
+		close(to_child[1]);
+		if (setgroups(0, nullptr) || setgid(kNobody) || setuid(kNobody))
+			return 10;
+		Mapping m(kSegPages * kPage);
+		CHILD_CHECK(m.ok());
+		fill_pages(m.addr, kSegPages, 93);
+		xpmem_segid_t s = xpmem_make(m.addr, kSegPages * kPage,
+					     XPMEM_PERMIT_MODE, (void *)0666L);
+		CHILD_CHECK(s > 0);
+		CHILD_CHECK(write(to_parent[1], &s, sizeof(s)) == sizeof(s));
+		char go;
+		CHILD_CHECK(read(to_child[0], &go, 1) == 1);	// root attached
+		Json segs = ctl_json({ "segments" });
+		const Json *e = find_by(segs["segments"], "segid", (uint64_t)s);
+		CHILD_CHECK(e != nullptr);
+		CHILD_CHECK((*e)["attachments"].num == 0);
+		CHILD_CHECK((*e)["pages_mapped"].num == 0);
+		Json atts = ctl_json({ "attachments" });
+		CHILD_CHECK(!find_by(atts["attachments"], "segid", (uint64_t)s));
+		CHILD_CHECK(write(to_parent[1], &s, sizeof(s)) == sizeof(s));
+		CHILD_CHECK(read(to_child[0], &go, 1) == 1);	// root detached
+		xpmem_remove(s);
+		return 0;
+	}, 120);
+	ASSERT_GT(child, 0);
+	close(to_parent[1]);
+	close(to_child[0]);
+
+	xpmem_segid_t s = -1;
+	bool got = read(to_parent[0], &s, sizeof(s)) == sizeof(s);
+	xpmem_apid_t ap = got ? xpmem_get(s, XPMEM_RDWR, XPMEM_PERMIT_MODE,
+					  nullptr) : -1;
+	void *p = (void *)-1;
+	if (ap > 0) {
+		struct xpmem_addr a = { .apid = ap, .offset = 0 };
+		p = xpmem_attach(a, kSegPages * kPage, nullptr);
+	}
+	if (p != (void *)-1) {
+		for (size_t i = 0; i < kSegPages; i++)
+			EXPECT_EQ(((volatile uint64_t *)p)[i * kWordsPerPage],
+				  pattern(93, i, 0));
+		// Root's census sees the attachment: the one nobody must not.
+		Json segs = ctl_json({ "segments" });
+		const Json *e = find_by(segs["segments"], "segid", (uint64_t)s);
+		ASSERT_NE(e, nullptr);
+		EXPECT_EQ((*e)["attachments"].num, 1u);
+		EXPECT_EQ((*e)["pages_mapped"].num, kSegPages);
+	}
+	EXPECT_TRUE(got);
+	EXPECT_GT(ap, 0);
+	EXPECT_NE(p, (void *)-1);
+	char go = 1;
+	EXPECT_EQ(write(to_child[1], &go, 1), 1);
+	EXPECT_EQ(read(to_parent[0], &s, sizeof(s)), (ssize_t)sizeof(s));
+	if (p != (void *)-1)
+		xpmem_detach(p);
+	if (ap > 0)
+		xpmem_release(ap);
+	EXPECT_EQ(write(to_child[1], &go, 1), 1);
+	close(to_child[1]);
+	int status = wait_pid(child, 120000);
+	close(to_parent[0]);
+	EXPECT_TRUE(exited_ok(status)) << describe_status(status);
+}
+
+// ... and holds a bounded snapshot: 4096 attachment ranges at most, E2BIG
+// beyond (before the bound, an unprivileged dump could hold 2^18 ranges,
+// ~20 MiB, until its socket was read to the end).  Root's dump is not
+// bounded by it.
+TEST_F(Xpmemctl, UnprivilegedCensusIsBounded)
+{
+	IgnoreSigpipe no_sigpipe;
+	constexpr int kRanges = 4097;
+	int to_parent[2], to_child[2];
+	ASSERT_EQ(pipe(to_parent), 0);
+	ASSERT_EQ(pipe(to_child), 0);
+	pid_t child = spawn([&]() -> int {
+		close(to_parent[0]);
+		close(to_child[1]);
+		if (setgroups(0, nullptr) || setgid(kNobody) || setuid(kNobody))
+			return 10;
+		Mapping m(kPage);
+		CHILD_CHECK(m.ok());
+		xpmem_segid_t s = xpmem_make(m.addr, kPage, XPMEM_PERMIT_MODE,
+					     (void *)0600L);
+		CHILD_CHECK(s > 0);
+		xpmem_apid_t ap = xpmem_get(s, XPMEM_RDWR, XPMEM_PERMIT_MODE,
+					    nullptr);
+		CHILD_CHECK(ap > 0);
+		std::vector<void *> atts;
+		struct xpmem_addr a = { .apid = ap, .offset = 0 };
+		for (int i = 0; i < kRanges; i++) {
+			void *p = xpmem_attach(a, kPage, nullptr);
+			CHILD_CHECK(p != (void *)-1);
+			atts.push_back(p);
+		}
+		CtlRun r = run_ctl_status({ "--json", "attachments" });
+		CHILD_CHECK(r.code() != 0);
+		CHILD_CHECK(r.err.find("Argument list too long") != std::string::npos);
+		// One range fewer fits.
+		xpmem_detach(atts.back());
+		atts.pop_back();
+		Json j = ctl_json({ "attachments" });
+		CHILD_CHECK(j["attachments"].arr.size() == (size_t)kRanges - 1);
+		CHILD_CHECK(write(to_parent[1], &s, sizeof(s)) == sizeof(s));
+		char go;
+		CHILD_CHECK(read(to_child[0], &go, 1) == 1);	// root looked
+		for (void *p : atts)
+			xpmem_detach(p);
+		xpmem_release(ap);
+		xpmem_remove(s);
+		return 0;
+	}, 300);
+	ASSERT_GT(child, 0);
+	close(to_parent[1]);
+	close(to_child[0]);
+	xpmem_segid_t s = -1;
+	if (read(to_parent[0], &s, sizeof(s)) == sizeof(s)) {
+		Json j = ctl_json({ "attachments", std::to_string(s) });
+		EXPECT_EQ(j["attachments"].arr.size(), (size_t)kRanges - 1);
+	} else {
+		ADD_FAILURE() << "the unprivileged child did not get as far as root's dump";
+	}
+	char go = 1;
+	EXPECT_EQ(write(to_child[1], &go, 1), 1);
+	close(to_child[1]);
+	int status = wait_pid(child, 300000);
+	close(to_parent[0]);
+	EXPECT_TRUE(exited_ok(status)) << describe_status(status);
+}
+
 // ---- tracepoints ---------------------------------------------------------
 
 std::string tracefs()
