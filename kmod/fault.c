@@ -386,7 +386,8 @@ static vm_fault_t attach_fault_timed(struct vm_fault *vmf)
 	u64 ns = xpmem_hist_elapsed(t0);
 
 	xpmem_hist_record(XPMEM_HIST_FAULT, ns);
-	trace_xpmem_fault(addr, src, ret, ns);
+	/* vm_fault_t is a sparse-restricted type; the event records its bits. */
+	trace_xpmem_fault(addr, src, (__force unsigned int)ret, ns);
 	return ret;
 }
 
