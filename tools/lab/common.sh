@@ -6,7 +6,8 @@ LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_BUILD=${XPMEM_BUILD_DIR:-$LAB_REPO/build}
 LAB_DIR=$LAB_BUILD/lab
 LAB_RUN=$LAB_DIR/run
-LAB_KERNEL=$LAB_DIR/kernel
+LAB_STOCK_KERNEL=$LAB_DIR/kernel	# the stock image, unpacked by setup.sh
+LAB_KERNEL=$LAB_STOCK_KERNEL	# the kernel the lab boots (lab_use_kernel)
 LAB_AGENT=$LAB_BUILD/tools/lab/lab-agent
 LAB_MODULE=$LAB_BUILD/kmod/xpmem.ko
 LAB_FABRICD=$LAB_BUILD/transport/fabricd/fabricd
@@ -35,6 +36,30 @@ LAB_BOOT_TIMEOUT=${XPMEM_LAB_BOOT_TIMEOUT:-120}
 # free of a freed object read zeroes).
 LAB_APPEND=${XPMEM_LAB_APPEND:-}
 
+# Which guest kernel: "stock" (Debian's image, build/lab/kernel/, the module
+# of build/kmod/) or "debug" (built by debug-kernel.sh into
+# build/debug-kernel/, with its own xpmem.ko).  XPMEM_LAB_KERNEL or
+# `--kernel` selects it for `up`; a running lab records it in run/kernel, so
+# that exec, restart and dmesg-check act on the kernel that is up.
+LAB_KERNEL_KIND=stock
+lab_use_kernel() { # stock | debug
+	case $1 in
+	stock)
+		LAB_KERNEL=$LAB_STOCK_KERNEL
+		LAB_MODULE=$LAB_BUILD/kmod/xpmem.ko
+		;;
+	debug)
+		LAB_KERNEL=$LAB_BUILD/debug-kernel/root
+		LAB_MODULE=$LAB_BUILD/debug-kernel/kmod/xpmem.ko
+		# About 10 times the stock boot under TCG (kmemleak's early scan,
+		# KASAN's shadow), more with several partitions booting at once.
+		LAB_BOOT_TIMEOUT=${XPMEM_LAB_BOOT_TIMEOUT:-900}
+		;;
+	*) lab_die "unknown kernel '$1' (stock or debug)" ;;
+	esac
+	LAB_KERNEL_KIND=$1
+}
+
 lab_say() { printf 'xpmem-lab: %s\n' "$*" >&2; }
 lab_die() { printf 'xpmem-lab: error: %s\n' "$*" >&2; exit 1; }
 
@@ -54,6 +79,19 @@ lab_kernel_version() {
 	printf '%s\n' "${dep#linux-headers-}"
 }
 
+# The release the guest boots: the stock image is the headers' version; the
+# debug kernel is whatever its build installed under root/boot.
+lab_guest_version() {
+	local img
+	if [ "$LAB_KERNEL_KIND" = debug ]; then
+		for img in "$LAB_KERNEL"/boot/vmlinuz-*; do
+			[ -f "$img" ] && { printf '%s\n' "${img##*/vmlinuz-}"; return 0; }
+		done
+		return 1
+	fi
+	lab_kernel_version
+}
+
 lab_qemu_pid() {
 	local pid
 	[ -f "$LAB_PRUN/qemu.pid" ] || return 1
@@ -65,3 +103,10 @@ lab_qemu_pid() {
 	case $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) in Z* | X* | "") return 1 ;; esac
 	printf '%s\n' "$pid"
 }
+
+# The kernel chosen by the environment, else the one of the lab that is up.
+if [ -n "${XPMEM_LAB_KERNEL:-}" ]; then
+	lab_use_kernel "$XPMEM_LAB_KERNEL"
+elif [ -f "$LAB_RUN/kernel" ]; then
+	lab_use_kernel "$(cat "$LAB_RUN/kernel")"
+fi

@@ -3,7 +3,8 @@
 # Builds the lab's initramfs: busybox-static, initramfs-init as /init, and the
 # modules needed to reach the host's file tree (virtio PCI, virtio console,
 # 9p over virtio) with their dependencies, taken from the unpacked kernel
-# package's modules.dep and listed in load order in /modules.list.
+# package's modules.dep and listed in load order in /modules.list (those in
+# modules.builtin are left out: the debug kernel builds them in).
 set -euo pipefail
 
 root=$1 ver=$2 out=$3
@@ -16,6 +17,12 @@ declare -A deps=() seen=()
 while IFS=: read -r mod rest; do
 	deps[$mod]=$rest
 done <"$mods/modules.dep"
+# A kernel that builds them in (the debug kernel) needs nothing loaded.
+if [ -f "$mods/modules.builtin" ]; then
+	while IFS= read -r mod; do
+		seen[$mod]=1
+	done <"$mods/modules.builtin"
+fi
 
 order=()
 add() { # depth-first: dependencies before the module itself
@@ -36,6 +43,7 @@ for a in sh mount mkdir insmod switch_root poweroff sleep cat echo tr; do
 	ln -s busybox "$tmp/bin/$a"
 done
 install -m 755 "$here/initramfs-init" "$tmp/init"
+: >"$tmp/modules.list"
 for m in "${order[@]}"; do
 	case $m in
 	*.ko) cp "$mods/$m" "$tmp/lib/modules/" ;;

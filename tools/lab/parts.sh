@@ -107,7 +107,7 @@ lab_parts_down() {
 	for ((p = 0; p < n; p++)); do
 		rm -f "$(lab_ram_file "$p")"
 	done
-	rm -f "$LAB_RUN/partitions" "$LAB_RUN/partition-mem"
+	rm -f "$LAB_RUN/partitions" "$LAB_RUN/partition-mem" "$LAB_RUN/kernel"
 	rm -rf "$LAB_RUN/net"
 	lab_say "down ($n partitions and fabricd)"
 }

@@ -3,7 +3,7 @@
 # Sourced by tools/xpmem-lab after common.sh.  Idempotent and silent when
 # everything is in place: a fresh CI clone and a developer's tree run the same.
 
-LAB_PACKAGES=(qemu-system-x86 meson ninja-build gcc g++ make busybox-static cpio
+LAB_PACKAGES=(qemu-system-x86 meson ninja-build gcc g++ make busybox-static cpio sparse
 	libgtest-dev libgmock-dev pkg-config libmnl-dev libnuma-dev linux-headers-amd64)
 
 lab_apt() {
@@ -33,7 +33,7 @@ lab_setup_packages() {
 lab_setup_kernel() {
 	local ver
 	ver=$(lab_kernel_version) || lab_die "cannot tell the kernel version from linux-headers-amd64"
-	if [ -f "$LAB_KERNEL/boot/vmlinuz-$ver" ] && [ -f "$LAB_KERNEL/lib/modules/$ver/modules.dep" ]; then
+	if [ -f "$LAB_STOCK_KERNEL/boot/vmlinuz-$ver" ] && [ -f "$LAB_STOCK_KERNEL/lib/modules/$ver/modules.dep" ]; then
 		return 0
 	fi
 	lab_fetch_image "$ver" && return 0
@@ -51,7 +51,7 @@ lab_fetch_image() { # VERSION
 	local ver=$1 pkgver tmp deb
 	[ -d "/usr/src/linux-headers-$ver" ] || lab_die "/usr/src/linux-headers-$ver is missing"
 	pkgver=$(dpkg-query -W -f='${Version}' "linux-headers-$ver")
-	lab_say "fetching linux-image-$ver ($pkgver) into ${LAB_KERNEL#"$LAB_REPO"/}"
+	lab_say "fetching linux-image-$ver ($pkgver) into ${LAB_STOCK_KERNEL#"$LAB_REPO"/}"
 	mkdir -p "$LAB_DIR"
 	tmp=$(mktemp -d "$LAB_DIR/download.XXXXXX")
 	chmod 755 "$tmp" # apt's download sandbox user must be able to write there
@@ -63,12 +63,12 @@ lab_fetch_image() { # VERSION
 	if [ "$(dpkg-deb -f "$deb" Version)" != "$pkgver" ]; then
 		lab_say "warning: image $(dpkg-deb -f "$deb" Version) != headers $pkgver: the module may not load"
 	fi
-	rm -rf "$LAB_KERNEL.new"
-	dpkg-deb -x "$deb" "$LAB_KERNEL.new" || lab_die "cannot unpack $deb"
+	rm -rf "$LAB_STOCK_KERNEL.new"
+	dpkg-deb -x "$deb" "$LAB_STOCK_KERNEL.new" || lab_die "cannot unpack $deb"
 	# The package ships no modules.dep (depmod runs at install time): make it.
-	busybox depmod -b "$LAB_KERNEL.new" "$ver" || lab_die "depmod failed"
-	rm -rf "$tmp" "$LAB_KERNEL"
-	mv "$LAB_KERNEL.new" "$LAB_KERNEL"
+	busybox depmod -b "$LAB_STOCK_KERNEL.new" "$ver" || lab_die "depmod failed"
+	rm -rf "$tmp" "$LAB_STOCK_KERNEL"
+	mv "$LAB_STOCK_KERNEL.new" "$LAB_STOCK_KERNEL"
 }
 
 lab_fetch_deb() {

@@ -119,8 +119,10 @@ lab_up() {
 lab_vm_start() { # NPARTS
 	local nparts=$1 pid ver initrd
 	[ -x "$LAB_AGENT" ] || lab_die "$LAB_AGENT is missing (run tools/xpmem-lab setup)"
-	ver=$(lab_kernel_version) || lab_die "cannot tell the kernel version"
+	ver=$(lab_guest_version) || lab_die "cannot tell the guest kernel's version (run tools/xpmem-lab setup${LAB_KERNEL_KIND/stock/})"
 	[ -f "$LAB_KERNEL/boot/vmlinuz-$ver" ] || lab_die "no guest kernel (run tools/xpmem-lab setup)"
+	mkdir -p "$LAB_RUN"
+	echo "$LAB_KERNEL_KIND" >"$LAB_RUN/kernel"
 	initrd=$(lab_initramfs "$ver")
 	lab_clean_run
 	mkdir -p "$LAB_PRUN"
@@ -163,6 +165,8 @@ lab_vm_ready() { # NO_MODULE
 	t1=$(date +%s%3N)
 	lab_say "$(lab_tag)up in $(((t1 - LAB_T0) / 1000)).$(((t1 - LAB_T0) % 1000 / 100)) s (pid $pid; $guest)"
 
+	# What kmemleak suspects of the boot itself is not ours to judge.
+	[ "$LAB_KERNEL_KIND" = debug ] && lab_kmemleak_clear
 	if [ "$no_module" = 1 ]; then
 		lab_say "--no-module: xpmem.ko not loaded"
 	elif [ ! -f "$LAB_MODULE" ]; then
@@ -215,10 +219,12 @@ lab_down() {
 	fi
 	if ! pid=$(lab_qemu_pid); then
 		lab_clean_run
+		rm -f "$LAB_RUN/kernel"
 		lab_say "not running"
 		return 0
 	fi
 	lab_stop_qemu "$pid"
+	rm -f "$LAB_RUN/kernel"
 	lab_say "down"
 }
 
