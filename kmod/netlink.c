@@ -434,6 +434,8 @@ static int put_counters(struct sk_buff *msg)
 		if (put_u64(msg, XPMEM_DROP_ATTR(r), CTR(dropped[r])))
 			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
+	if (put_u64(msg, XPMEM_CTR_A_INVALIDATES_IN_SERVICE, CTR(invalidates_in_service)))
+		return -EMSGSIZE;
 	return 0;
 }
 

@@ -572,8 +572,10 @@ static void serve_invalidation(struct peer_thread *pt, const struct xp_msg *m)
 	if (addressed_to_old_self(m))
 		return;
 	if (m->h.type == XP_MSG_INVALIDATE) {
+		xpmem_count(invalidates_in_service, 1);
 		inject_sleep(READ_ONCE(xpmem_inject_delay_invalidate_ms));
 		xpmem_import_invalidate(pt->id, m);
+		xpmem_count(invalidates_in_service, -1);
 	}
 	complete_request(pt->id, m);
 }

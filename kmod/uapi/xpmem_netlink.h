@@ -283,6 +283,10 @@ enum xpmem_ctr_attr {
 	XPMEM_CTR_A_DROPPED,		/* nest: attribute
 					 * XPMEM_DROP_ATTR(reason) is the u64
 					 * count of that drop reason */
+	/* a gauge: INVALIDATEs from peers being handled here (taken by an
+	 * invalidation thread, not yet completed): tests confirm with it that
+	 * a partition they kill is in the middle of an invalidation */
+	XPMEM_CTR_A_INVALIDATES_IN_SERVICE,
 
 	__XPMEM_CTR_A_MAX,
 	XPMEM_CTR_A_MAX = __XPMEM_CTR_A_MAX - 1
