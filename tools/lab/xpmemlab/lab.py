@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""labdrive - driving processes in the partitions of a running lab.
+"""xpmemlab.lab - the lab and the processes running in its partitions.
 
-Shared by tools/bench/xpmem-remote-bench and tools/demo/xpmem-remote-demo.
-Everything goes through tools/xpmem-lab (exec, kill, restart, up, down), so
-the lab of XPMEM_BUILD_DIR is the one used.  A partition's agent runs one
-command at a time: a long-running process (an exporter, an attacher, a
-watch) occupies its partition until it exits, and processes in different
-partitions talk through xpmem-role's control page, not through the host.
+Everything goes through tools/xpmem-lab (exec, kill, stop, cont, restart,
+up, down, dmesg-check), so the lab of XPMEM_BUILD_DIR is the one used and
+the QEMU and process plumbing stays in bash.  A partition's agent runs one
+command at a time: a long-running process started with Lab.spawn (an
+exporter, an attacher, a watch) occupies its partition until it exits;
+one that must leave its partition free is a puppet (xpmemlab.puppet).
 
 Every wait has a bound; a process that outlives its bound is killed (the
 lab's client then kills it in the guest) and the run fails with a message.
@@ -186,11 +186,48 @@ class Lab:
             p.stop()
         self.procs = []
 
-    def kill(self, part):
-        self.run('kill', part, timeout=60)
+    def kill(self, *parts):
+        """SIGKILL to the QEMU of each partition, all at once (one lab
+        command per partition, started together)."""
+        procs = [subprocess.Popen([self.lab, 'kill', str(p)], env=self.env, cwd=self.repo,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for p in parts]
+        for p, part in zip(procs, parts):
+            out, _ = p.communicate(timeout=60)
+            if p.returncode != 0:
+                raise LabError(f'xpmem-lab kill {part} failed: {out.strip()}')
 
-    def restart(self, part):
-        self.run('restart', part, timeout=400)
+    def stop(self, part):
+        self.run('stop', part, timeout=60)
+
+    def cont(self, part):
+        self.run('cont', part, timeout=60)
+
+    def restart(self, part, log=None, module=True):
+        """Boots partition `part` again on its RAM file and id (with the
+        module loaded, unless module=False); the killed boot's console log
+        is then run/pP/console.prev.log (see killed_console)."""
+        _, out, err = self.run('restart', part, *([] if module else ['--no-module']),
+                               timeout=600)
+        if log:
+            with open(log, 'a') as f:
+                f.write(out + err)
+
+    def run_dir(self, part):
+        d = os.path.join(self.build, 'lab', 'run')
+        return d if part == 0 else os.path.join(d, f'p{part}')
+
+    def ram_file(self, part):
+        return os.path.join(self.run_dir(part), 'ram')
+
+    def killed_console(self, part):
+        """The console log of the boot of `part` before its last restart."""
+        return os.path.join(self.run_dir(part), 'console.prev.log')
+
+    def log_check(self, *files):
+        """tools/xpmem-lab log-check FILE...: the offending lines, [] if clean."""
+        status, out, err = self.run('log-check', *files, timeout=120, check=False)
+        return [] if status == 0 else [l for l in (out + err).splitlines() if l.strip()]
 
     # --- the kernel's view ----------------------------------------------
 
@@ -224,6 +261,48 @@ class Lab:
 
     def stats(self, part):
         return self.xpmemctl_json(part, 'stats')
+
+    def counters(self, part):
+        """`xpmemctl --json stats`' counters of `part` (a dict by name)."""
+        return self.stats(part)['counters']
+
+    def wait_until(self, what, probe, timeout, period=0.2):
+        """Calls probe() until it returns something true; returns that, or
+        raises naming `what` and probe's last value."""
+        deadline = now_ms() + timeout * 1000
+        last = None
+        while True:
+            try:
+                last = probe()
+            except LabError as e:
+                last = e
+            if last and not isinstance(last, LabError):
+                return last
+            if now_ms() >= deadline:
+                raise LabError(f'{what}: not within {timeout} s (last: {last})')
+            time.sleep(period)
+
+    def wait_state(self, viewer, part, state, timeout=60):
+        """Until viewer's table shows part in `state`; returns its row."""
+        def probe():
+            r = self.partitions(viewer).get(part)
+            return r if r and r['state'] == state else None
+        return self.wait_until(f'partition {viewer} sees {part} {state}', probe, timeout)
+
+    def wait_counter(self, part, name, value, timeout=30):
+        return self.wait_until(f'partition {part}: {name} == {value}',
+                               lambda: self.counters(part)[name] == value, timeout)
+
+    def leaks(self, part):
+        """What programs that exited left behind in `part`: contexts,
+        segments, permits, attachments, and pins beyond the quarantine.
+        [] when nothing (the survivors are checked before a restart)."""
+        c = self.counters(part)
+        q = sum(r.get('quarantined', 0) for r in self.partitions(part).values())
+        bad = [f'{k} {c[k]}' for k in ('contexts', 'segments', 'permits', 'attachments') if c[k]]
+        if c['pinned_pages'] != q:
+            bad.append(f"pinned_pages {c['pinned_pages']} but {q} quarantined")
+        return bad
 
     def dmesg_check(self, nparts):
         """Every partition's kernel log, through the lab's one check

@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""xpmemlab - the lab, driven from Python.
+
+One library for the programs that play scenarios across the lab's
+partitions: the partition scenario suite (tests/partition/scenarios.py),
+the remote demo (tools/demo/xpmem-remote-demo) and the remote benchmark
+(tools/bench/xpmem-remote-bench).
+
+  lab     Lab (tools/xpmem-lab: exec, kill, stop, cont, restart, the
+          partition table, `xpmemctl --json`, the one kernel-log check) and
+          Proc (a command running in a partition, read with expect)
+  puppet  Puppet: a process in a partition driven one command at a time,
+          which leaves its partition's agent free
+  ram     the partitions' RAM files, read from the host
+  kmi     kill_mid_invalidate(), confirmed by the victim's kernel; rejoin()
+
+Import it with tools/lab on sys.path (see the users).
+"""
+
+from .lab import Lab, LabError, Proc, kv, median, now_ms, shell_quote  # noqa: F401
+from .puppet import Puppet  # noqa: F401
+from . import kmi, ram  # noqa: F401
+
+__all__ = ['Lab', 'LabError', 'Proc', 'Puppet', 'kmi', 'kv', 'median', 'now_ms', 'ram',
+           'shell_quote']
