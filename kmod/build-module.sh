@@ -1,5 +1,6 @@
 #!/bin/sh
 # build-module.sh KDIR SRCDIR OUTDIR: builds xpmem.ko out of the source tree
+# and, where the kernel has rdma_cm, xpmem_rdma.ko
 # (Kbuild writes next to its sources, so they are copied first), with W=1
 # and warnings as errors.
 set -eu
@@ -13,3 +14,9 @@ mkdir -p "$work/transport"
 cp "$src"/../transport/*.c "$src"/../transport/*.h "$work/transport/"
 make -s -C "$kdir" M="$work" W=1 KCFLAGS=-Werror modules
 cp "$work/xpmem.ko" "$out/xpmem.ko"
+# xpmem_rdma.ko only where the kernel has rdma_cm (Kbuild decides).
+if [ -f "$work/xpmem_rdma.ko" ]; then
+	cp "$work/xpmem_rdma.ko" "$out/xpmem_rdma.ko"
+else
+	rm -f "$out/xpmem_rdma.ko"
+fi

@@ -23,6 +23,7 @@
 #include <net/sock.h>
 
 #include "census.h"
+#include "doorbell.h"
 #include "fabric.h"
 #include "histogram.h"
 #include "netlink.h"
@@ -311,12 +312,14 @@ u32 xpmem_netlink_fence_reason(u32 xp_reason)
 }
 
 static int fill_partition(struct sk_buff *skb, struct netlink_callback *cb,
-			  const struct xpmem_partition_info *p, bool self)
+			  const struct xpmem_partition_info *p, bool self,
+			  bool fabric)
 {
 	void *hdr = dump_msg(skb, cb, XPMEM_CMD_GET_PARTITIONS);
 
 	if (!hdr)
 		return -EMSGSIZE;
+
 	/* enum xp_state and enum xpmem_part_state share their values. */
 	return msg_done(skb, hdr,
 		nla_put_u32(skb, XPMEM_PART_A_ID, p->id) ||
@@ -329,7 +332,9 @@ static int fill_partition(struct sk_buff *skb, struct netlink_callback *cb,
 		nla_put_u32(skb, XPMEM_PART_A_LAST_FENCE_REASON,
 			    xpmem_netlink_fence_reason(p->reason)) ||
 		put_u64(skb, XPMEM_PART_A_LAST_FENCE_TIME_NS,
-			p->fence_time_ns)) ? -EMSGSIZE : 0;
+			p->fence_time_ns) ||
+		(fabric && nla_put_u32(skb, XPMEM_PART_A_DOORBELL,
+				       xpmem_doorbell_kind(p->id)))) ? -EMSGSIZE : 0;
 }
 
 /*
@@ -348,7 +353,7 @@ static int dump_partitions(struct sk_buff *skb, struct netlink_callback *cb)
 	if (!n) {
 		if (st->idx)
 			return 0;
-		if (fill_partition(skb, cb, &p, true))
+		if (fill_partition(skb, cb, &p, true, false))
 			return -EMSGSIZE;
 		st->idx = 1;
 		return skb->len;
@@ -357,7 +362,7 @@ static int dump_partitions(struct sk_buff *skb, struct netlink_callback *cb)
 		if (xpmem_partition_info(st->idx, &p) ||
 		    (!p.epoch && (int)st->idx != self))
 			continue;
-		if (fill_partition(skb, cb, &p, (int)st->idx == self))
+		if (fill_partition(skb, cb, &p, (int)st->idx == self, true))
 			break;
 	}
 	return skb->len;

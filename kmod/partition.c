@@ -42,6 +42,7 @@
 #include <linux/slab.h>
 #include <linux/wait.h>
 
+#include "doorbell.h"
 #include "fabric.h"
 #include "netlink.h"
 #include "partition.h"
@@ -100,7 +101,7 @@ static int part_ring(void *ctx, u32 peer, u32 vector)
 	}
 	trace_xpmem_doorbell_sent(peer, 0);
 	/* The receiver learns who rang from the vector. */
-	return xpmem_fabric_ring(peer, part.self);
+	return xpmem_doorbell_ring(peer, part.self);
 }
 
 static const struct xp_doorbell_ops part_doorbell_ops = {
@@ -499,7 +500,7 @@ static int rescan_thread(void *data)
 {
 	while (!kthread_should_stop()) {
 		rescan_once();
-		schedule_timeout_interruptible(msecs_to_jiffies(max(READ_ONCE(xpmem_hb_ms) / 4, 1u)));
+		schedule_timeout_interruptible(xpmem_doorbell_poll_jiffies(READ_ONCE(xpmem_hb_ms)));
 	}
 	return 0;
 }
@@ -729,7 +730,9 @@ int xpmem_partition_init(void)
 	err = xpmem_partition_sysfs_init();
 	if (err)
 		goto err_free;
-	xpmem_fabric_set_doorbell_handler(part_doorbell, NULL);
+	err = xpmem_doorbell_start(part.self, part_doorbell, NULL);
+	if (err)
+		goto err_sysfs;
 	part.rescan = kthread_run(rescan_thread, NULL, "xpmem-rescan");
 	if (IS_ERR(part.rescan)) {
 		err = PTR_ERR(part.rescan);
@@ -739,7 +742,8 @@ int xpmem_partition_init(void)
 	return 0;
 
 err_handler:
-	xpmem_fabric_set_doorbell_handler(NULL, NULL);
+	xpmem_doorbell_stop();
+err_sysfs:
 	xpmem_partition_sysfs_exit();
 err_free:
 	kfree(part.peers);
@@ -755,7 +759,7 @@ void xpmem_partition_exit(void)
 	if (!part.tag_page)
 		return;
 	xpmem_partition_sysfs_exit();
-	xpmem_fabric_set_doorbell_handler(NULL, NULL);
+	xpmem_doorbell_stop();
 	stop_threads();
 	/* No thread serves peers any more: what they still hold goes now. */
 	xpmem_export_exit();

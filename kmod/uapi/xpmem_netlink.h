@@ -224,6 +224,13 @@ enum xpmem_fence_reason {
 	XPMEM_FENCE_DISCONNECT,		/* the fabric reported it gone */
 };
 
+/* How our wake-ups reach a partition now (its own row: how it is woken). */
+enum xpmem_part_doorbell {
+	XPMEM_DOORBELL_POLL,		/* none: its rescan finds our messages */
+	XPMEM_DOORBELL_MSIX,		/* the fabric's MSI-X doorbell device */
+	XPMEM_DOORBELL_RDMA,		/* SEND_WITH_IMM on an RC queue pair */
+};
+
 /* XPMEM_CMD_GET_PARTITIONS replies, QUARANTINE_RELEASE and events. */
 enum xpmem_part_attr {
 	XPMEM_PART_A_UNSPEC,
@@ -237,6 +244,7 @@ enum xpmem_part_attr {
 	XPMEM_PART_A_QUARANTINED_PAGES,	/* u64: pages held back for it */
 	XPMEM_PART_A_LAST_FENCE_REASON,	/* u32: enum xpmem_fence_reason */
 	XPMEM_PART_A_LAST_FENCE_TIME_NS,/* u64: CLOCK_BOOTTIME; 0: never */
+	XPMEM_PART_A_DOORBELL,		/* u32: enum xpmem_part_doorbell (a fabric only) */
 
 	__XPMEM_PART_A_MAX,
 	XPMEM_PART_A_MAX = __XPMEM_PART_A_MAX - 1
