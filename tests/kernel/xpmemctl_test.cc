@@ -495,6 +495,7 @@ TEST_F(Xpmemctl, PartitionsListOnlyThisOneUp)
 	EXPECT_EQ(p["epoch"].num, 0u);
 	EXPECT_EQ(p["quarantined_pages"].num, 0u);
 	EXPECT_EQ(p["last_fence_reason"].str, "none");
+	EXPECT_EQ(p["doorbell"].str, "none") << "no fabric, no doorbell";
 
 	EXPECT_EQ(run_ctl_status({ "quarantine", "release", "7" }).code(), 5)
 		<< "unknown partition";

@@ -21,6 +21,22 @@ const char *part_state_name(uint32_t state)
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
 }
 
+/* "none" without a fabric (the attribute is absent). */
+static const char *doorbell_name(const struct nlattr *a)
+{
+	static const char *const names[] = {
+		[XPMEM_DOORBELL_POLL] = "poll",
+		[XPMEM_DOORBELL_MSIX] = "msix",
+		[XPMEM_DOORBELL_RDMA] = "rdma",
+	};
+	uint32_t kind;
+
+	if (!a)
+		return "none";
+	kind = nl_u32(a);
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
 const char *fence_reason_name(uint32_t reason)
 {
 	static const char *const names[] = {
@@ -56,6 +72,7 @@ static int on_partition(const struct nlmsghdr *nlh, void *data)
 		fence_reason_name(nl_u32(tb[XPMEM_PART_A_LAST_FENCE_REASON])));
 	rec_u64(r, "last_fence_time_ns",
 		nl_u64(tb[XPMEM_PART_A_LAST_FENCE_TIME_NS]));
+	rec_str(r, "doorbell", doorbell_name(tb[XPMEM_PART_A_DOORBELL]));
 	return MNL_CB_OK;
 }
 
@@ -73,7 +90,8 @@ int cmd_partitions(struct ctl *c, int argc, char **argv)
 	if (wants_help(argc, argv) || argc > 1) {
 		printf("usage: xpmemctl [--json] partitions\n"
 		       "Lists the partitions this one knows: state, epoch, heartbeat\n"
-		       "age, requests in flight, quarantined pages, last fence.\n");
+		       "age, requests in flight, quarantined pages, last fence, and\n"
+		       "the doorbell that wakes it (msix, rdma, poll; none without a fabric).\n");
 		return wants_help(argc, argv) ? EXIT_OK : EXIT_USAGE;
 	}
 	err = collect_partitions(c, &rs);
