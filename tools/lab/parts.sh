@@ -36,16 +36,21 @@ lab_part_start() { # NPARTS
 	return 1
 }
 
-lab_parts_up() { # N [--no-module] [--net]
-	local n=$1 no_module=0 net=0 p t0 t1 a
+lab_parts_up() { # N [--no-module] [--net] [--doorbell msix|rdma|poll]
+	local n=$1 no_module=0 net=0 p t0 t1 doorbell=${XPMEM_LAB_DOORBELL:-msix}
 	shift
-	for a in "$@"; do
-		case $a in
+	while [ $# -gt 0 ]; do
+		case $1 in
 		--no-module) no_module=1 ;;
 		--net) net=1 ;;
-		*) lab_die "up -n: unknown option $a" ;;
+		--doorbell) [ $# -ge 2 ] || lab_die "up -n: --doorbell what?"; doorbell=$2; shift ;;
+		--doorbell=*) doorbell=${1#--doorbell=} ;;
+		*) lab_die "up -n: unknown option $1" ;;
 		esac
+		shift
 	done
+	lab_doorbell_check "$doorbell"
+	[ "$doorbell" = rdma ] && net=1 # RDMA doorbells travel over the links
 	case $n in '' | *[!0-9]*) lab_die "up -n: not a number: $n" ;; esac
 	if [ "$n" -lt 2 ] || [ "$n" -gt 16 ]; then lab_die "up -n: 2..16 partitions"; fi
 	[ $net = 1 ] && [ "$n" -gt $LAB_NET_MAX ] && lab_die "up -n: --net takes at most $LAB_NET_MAX partitions"
@@ -63,6 +68,7 @@ lab_parts_up() { # N [--no-module] [--net]
 	echo "$LAB_MEM" >"$LAB_RUN/partition-mem"
 	rm -rf "$LAB_RUN/net"
 	[ $net = 1 ] && mkdir -p "$LAB_RUN/net"
+	echo "$doorbell" >"$LAB_RUN/doorbell"
 	lab_fabricd_start "$n" || { lab_parts_down; lab_die "fabricd did not start"; }
 	# Every RAM file exists, full size, before any QEMU maps a peer's.
 	for ((p = 0; p < n; p++)); do
@@ -77,10 +83,7 @@ lab_parts_up() { # N [--no-module] [--net]
 	done
 	for ((p = 0; p < n; p++)); do
 		lab_select "$p"
-		lab_vm_ready $no_module || { lab_parts_down; lab_die "partition $p did not come up"; }
-		if lab_net_enabled; then
-			lab_net_up "$n" || { lab_parts_down; lab_die "partition $p: no network"; }
-		fi
+		lab_part_ready "$n" $no_module || { lab_parts_down; lab_die "partition $p did not come up"; }
 	done
 	t1=$(date +%s%3N)
 	lab_say "$n partitions up in $(((t1 - t0) / 1000)).$(((t1 - t0) % 1000 / 100)) s"
@@ -107,7 +110,7 @@ lab_parts_down() {
 	for ((p = 0; p < n; p++)); do
 		rm -f "$(lab_ram_file "$p")"
 	done
-	rm -f "$LAB_RUN/partitions" "$LAB_RUN/partition-mem" "$LAB_RUN/kernel"
+	rm -f "$LAB_RUN/partitions" "$LAB_RUN/partition-mem" "$LAB_RUN/kernel" "$LAB_RUN/doorbell"
 	rm -rf "$LAB_RUN/net"
 	lab_say "down ($n partitions and fabricd)"
 }
@@ -145,10 +148,24 @@ lab_part_restart() { # P [--no-module]
 		lab_stop_qemu "$pid"
 	fi
 	lab_part_start "$n" || lab_die "partition $p did not start again"
-	lab_vm_ready $no_module || lab_die "partition $p did not come up again"
-	if lab_net_enabled; then
-		lab_net_up "$n" || lab_die "partition $p: no network after the restart"
+	lab_part_ready "$n" $no_module || lab_die "partition $p did not come up again"
+}
+
+# Partition $LAB_P booted: its agent, its links, with RDMA doorbells Soft-RoCE
+# and xpmem_rdma.ko, and then (unless NO_MODULE) xpmem.ko.
+lab_part_ready() { # NPARTS NO_MODULE
+	local n=$1 no_module=$2
+	if [ "$(lab_doorbell)" != rdma ]; then
+		lab_vm_ready "$no_module" || return 1
+		if lab_net_enabled; then
+			lab_net_up "$n" || { lab_say "partition $LAB_P: no network"; return 1; }
+		fi
+		return 0
 	fi
+	lab_vm_ready 1 >/dev/null || return 1
+	lab_net_up "$n" || { lab_say "partition $LAB_P: no network"; return 1; }
+	lab_rdma_up || return 1
+	[ "$no_module" = 1 ] || lab_load_module
 }
 
 # A partition's QEMU as the host sees it: running, stopped or dead.

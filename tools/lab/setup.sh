@@ -4,7 +4,10 @@
 # everything is in place: a fresh CI clone and a developer's tree run the same.
 
 LAB_PACKAGES=(qemu-system-x86 meson ninja-build gcc g++ make busybox-static cpio sparse
-	libgtest-dev libgmock-dev pkg-config libmnl-dev libnuma-dev linux-headers-amd64)
+	libgtest-dev libgmock-dev pkg-config libmnl-dev libnuma-dev linux-headers-amd64
+	iproute2 rdma-core ibverbs-providers libibverbs-dev librdmacm-dev)
+# The last line: RDMA doorbells in the lab (tools/lab/rdma.sh): `rdma link`,
+# the rxe provider, and the verbs/rdma_cm reference tool in tools/bench.
 
 lab_apt() {
 	lab_root env DEBIAN_FRONTEND=noninteractive apt-get -q -y \

@@ -185,7 +185,8 @@ lab_tag() {
 # Status 3 when insmod itself fails: the VM booted, the module is refused.
 # Callers that retry a lost boot must not retry that (tests/run vm_fresh).
 lab_load_module() {
-	lab_agent_client exec --timeout 60 -- busybox insmod "$LAB_MODULE" ||
+	# shellcheck disable=SC2046  # no argument or doorbell=KIND (rdma.sh)
+	lab_agent_client exec --timeout 60 -- busybox insmod "$LAB_MODULE" $(lab_doorbell_module_args) ||
 		{ lab_say "$(lab_tag)insmod ${LAB_MODULE#"$LAB_REPO"/} failed (VM left up: see tools/xpmem-lab exec $LAB_P -- dmesg)"; return 3; }
 	# devtmpfs creates the node as the device registers; allow it a moment.
 	# shellcheck disable=SC2016  # expanded by the guest's shell
