@@ -89,8 +89,8 @@ def kill_mid_invalidate(lab, owner, holders, victims, pages=64, delay_ms=30000, 
         apid = h('get', k.segid, 'rw')['apid']
         h('attach', 'x', apid, pages)
         h('check', 'x', 1, timeout=300)
-        if p in victims:
-            h('stamp', 'x', canary(p))
+    for p in victims:           # after every holder checked the pattern
+        k.holders[p]('stamp', 'x', canary(p))
     say(f'{len(holders)} holder(s) attached and touched {pages} pages; '
         f'victims {victims} stamped their canaries')
     fenced_before = {v: self_fences(lab, v) for v in victims}
