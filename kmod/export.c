@@ -170,6 +170,7 @@ static void serve_get(u32 peer, const struct xp_msg *m)
 	}
 	r.u.get_reply.segid = g->segid;
 	r.u.get_reply.status = status;
+	r.u.get_reply.rid = g->rid;	/* matched by it, nothing else */
 	if (e) {
 		r.u.get_reply.token = e->token;
 		r.u.get_reply.size = seg->end - seg->start;
@@ -188,6 +189,7 @@ static void reply_error(u32 peer, const struct xp_fault *f, int err)
 
 	r.u.fault_reply.token = f->token;
 	r.u.fault_reply.offset = f->offset;
+	r.u.fault_reply.rid = f->rid;
 	r.u.fault_reply.status = err;
 	r.u.fault_reply.flags = XP_FAULTF_LAST;
 	xpmem_partition_post(peer, &r, XP_MSG_FAULT_REPLY,
@@ -207,6 +209,7 @@ static int reply_frames(u32 peer, const struct xp_fault *f,
 	while (i < n) {
 		memset(&r, 0, sizeof(r));
 		fr->token = f->token;
+		fr->rid = f->rid;
 		fr->offset = f->offset + ((u64)i << PAGE_SHIFT);
 		while (i < n && fr->count < XP_FAULT_REPLY_RUNS) {
 			unsigned long pfn = page_to_pfn(pages[i]);

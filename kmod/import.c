@@ -111,11 +111,8 @@ int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out)
 	u32 peer = XPMEM_SEGID_PARTITION(segid);
 	u32 epoch = xpmem_partition_live_epoch(peer);
 	u64 fault_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
-	struct xpmem_request rq = {
-		.peer = peer,
-		.reply_type = XP_MSG_GET_REPLY,
-		.key = (u64)segid,
-	};
+	/* Its answer is matched by the rid the call assigns (rpc.h). */
+	struct xpmem_request rq = { .peer = peer };
 	struct xp_msg m = { };
 	int err;
 
@@ -395,11 +392,8 @@ static vm_fault_t remote_fault(struct vm_fault *vmf, bool write, bool mkwrite)
 	struct xpmem_segment *seg = att->seg;
 	struct xpmem_import *imp = seg->remote;
 	u64 fault_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
-	struct xpmem_request rq = {
-		.peer = imp->peer,
-		.reply_type = XP_MSG_FAULT_REPLY,
-		.key = imp->token,
-	};
+	/* Answered only by replies echoing the rid of this call (rpc.h). */
+	struct xpmem_request rq = { .peer = imp->peer };
 	struct xp_msg m = { };
 	struct window w;
 	vm_fault_t ret = VM_FAULT_NOPAGE;	/* invalidated every time: again */

@@ -33,7 +33,7 @@ static int __init xpmem_init(void)
 	err = xpmem_fabric_init();
 	if (err)
 		goto err_netlink;
-	err = xpmem_partition_init();
+	err = xpmem_partition_init(&xpmem_remote_partition_ops);
 	if (err)
 		goto err_fabric;
 	pr_info("xpmem: version %x.%x, partition %d%s\n",

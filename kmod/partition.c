@@ -44,10 +44,8 @@
 
 #include "doorbell.h"
 #include "fabric.h"
-#include "netlink.h"
 #include "partition.h"
 #include "partition_state.h"
-#include "remote.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
 #include "chan.h"
@@ -155,19 +153,15 @@ static void member_fence(void *ctx, u32 peer, u32 epoch, u32 reason)
 		xp_reason_name(reason));
 	part.fence_time_ns[peer] = ktime_get_boottime_ns();
 	xpmem_requests_fail(peer);
-	xpmem_import_peer_dead(peer);
-	xpmem_export_peer_fenced(peer, epoch);
+	part.ops->fenced(peer, epoch, reason, part.fence_time_ns[peer]);
 	trace_xpmem_fence(peer, epoch, reason);
-	xpmem_netlink_event_fence(peer, epoch, xpmem_netlink_fence_reason(reason),
-				  part.fence_time_ns[peer],
-				  xpmem_export_quarantined(peer));
 	wake_up(&part.completion_wq);
 }
 
 /* A new incarnation of @peer dropped the old one's mappings: release. */
 static void member_joined(void *ctx, u32 peer, u32 epoch)
 {
-	u64 pages = xpmem_export_release_quarantine(peer, epoch);
+	u64 pages = part.ops->joined(peer, epoch);
 
 	if (pages)
 		pr_info("xpmem: partition %u rejoined (epoch %u): %llu quarantined pages released\n",
@@ -181,12 +175,10 @@ static void member_self_fence(void *ctx, u32 old_epoch, u32 reason)
 	pr_warn("xpmem: fenced ourselves (epoch %u): %s; rejoining\n",
 		old_epoch, xp_reason_name(reason));
 	xpmem_requests_fail(U32_MAX);
-	for (p = 0; p < part.nparts; p++)
-		if (p != part.self)
-			xpmem_import_peer_dead(p);
 	/* Peers may map our pages until they acked our next epoch. */
-	xpmem_export_self_fenced();
+	part.ops->self_fenced(part.self, part.nparts);
 	part.self_quarantine = true;
+	/* New numbering and trackers for our next epoch (transport/rpc.h). */
 	for (p = 0; p < part.nparts; p++)
 		if (p != part.self) {
 			xp_chan_init(&part.chans[p], part.member, p, &part.db);
@@ -199,9 +191,7 @@ static void member_changed(void *ctx, u32 peer, u32 old, u32 new)
 {
 	pr_info("xpmem: partition %u: %s -> %s\n", peer, xp_state_name(old),
 		xp_state_name(new));
-	/* enum xp_state and the uapi's enum xpmem_part_state share values. */
-	xpmem_netlink_event_partition(peer, new,
-				      xp_member_peer_epoch(part.member, peer));
+	part.ops->changed(peer, new, xp_member_peer_epoch(part.member, peer));
 }
 
 static const struct xp_member_ops part_member_ops = {
@@ -242,30 +232,67 @@ static bool queue_pop(struct msg_queue *q, struct xp_msg *m)
 	return got;
 }
 
+/* GET and FAULT leave room for UNPIN and RELEASE in the fault-service queue. */
+#define FSVC_RESERVE 16
+
+/*
+ * A request for the fault service.  The poller never waits for it (I6):
+ * with its queue (nearly) full a GET or FAULT is dropped, counted, and
+ * re-posted by its requester; UNPIN and RELEASE, which nobody re-posts,
+ * are served here, under the fabric mutex (they take export_lock only).
+ */
+static void to_fault_service(struct peer_thread *pt, const struct xp_msg *m)
+{
+	bool request = m->h.type == XP_MSG_GET || m->h.type == XP_MSG_FAULT;
+	u32 room = queue_room(&pt->fsvc);
+
+	if (room > (request ? FSVC_RESERVE : 0)) {
+		queue_push(&pt->fsvc, m);
+	} else if (request) {
+		pt->fsvc_dropped++;
+		xpmem_count(dropped[XPMEM_DROP_QUEUE_FULL], 1);
+	} else {
+		pt->fsvc_inline++;
+		part.ops->serve(pt->id, m);
+	}
+}
+
 /* Under part.lock, from xp_chan_poll: route one checked message. */
 static void chan_handler(void *ctx, struct xp_chan *ch, const struct xp_msg *m)
 {
 	struct peer_thread *pt = &part.peers[ch->peer];
 
+	lockdep_assert_held(&part.lock);
 	switch (m->h.type) {
 	case XP_MSG_INVALIDATE:
-		/* Before any later reply is delivered: faults recheck. */
-		xpmem_import_noted(ch->peer, m->u.inval.token);
-		fallthrough;
+		/* Duplicates re-ring; beyond the window: the sender re-posts. */
+		switch (xp_rpc_inval_rx(ch, m)) {
+		case XP_INV_NEW:
+			/* Before any later reply is delivered: faults recheck. */
+			part.ops->noted(ch->peer, m->u.inval.token);
+			queue_push(&pt->inval, m);
+			break;
+		case XP_INV_BEYOND:
+			xpmem_count(dropped[XPMEM_DROP_QUEUE_FULL], 1);
+			break;
+		}
+		break;
 	case XP_MSG_PING:
+		/* Answered by the invalidation thread: it is alive. */
 		queue_push(&pt->inval, m);
 		break;
 	case XP_MSG_GET:
 	case XP_MSG_FAULT:
 	case XP_MSG_UNPIN:
 	case XP_MSG_RELEASE:
-		queue_push(&pt->fsvc, m);
+		to_fault_service(pt, m);
 		break;
 	case XP_MSG_GET_REPLY:
 	case XP_MSG_FAULT_REPLY:
+	case XP_MSG_PONG:
 		xpmem_requests_deliver(ch->peer, m);
 		break;
-	default:		/* PONG, INVALIDATE_DONE: not used by this module */
+	default:		/* INVALIDATE_DONE: not used by this module */
 		xpmem_count(dropped[XPMEM_DROP_MALFORMED], 1);
 	}
 }
@@ -437,8 +464,11 @@ static void poll_peer(u32 p, u64 now)
 	lockdep_assert_held(&part.lock);
 	if (p == part.self || p >= part.nparts)
 		return;
-	/* No more than the service queues can take: the rest waits in the ring. */
-	budget = min3((u32)POLL_BUDGET, queue_room(&pt->inval), queue_room(&pt->fsvc));
+	/*
+	 * No more than the invalidation queue can take: the rest waits in the
+	 * ring.  The fault service's queue does not limit us (I6).
+	 */
+	budget = min((u32)POLL_BUDGET, queue_room(&pt->inval));
 	before = part.chans[p].stats;
 	if (budget && xp_chan_poll(&part.chans[p], now, budget, chan_handler, NULL) == budget)
 		kick(pt);	/* more may be waiting */
@@ -460,7 +490,7 @@ static void release_self_quarantine(void)
 	for (p = 0; p < part.nparts; p++)
 		live[p] = p != part.self && xp_member_peer_live(part.member, p) ?
 			  xp_member_peer_epoch(part.member, p) : 0;
-	xpmem_export_release_self(live, part.nparts);
+	part.ops->release_self(live, part.nparts);
 	part.self_quarantine = false;
 }
 
@@ -533,12 +563,22 @@ static void inject_sleep(unsigned int ms)
 		schedule_timeout_interruptible(min_t(long, until - jiffies, HZ / 10) ?: 1);
 }
 
-/* Complete @m for the incarnation of its sender that asked. */
-static void complete_request(u32 peer, const struct xp_msg *m)
+/*
+ * The invalidation thread finished @m: an INVALIDATE is marked handled
+ * (its completion word moves when no earlier number is missing), a PING
+ * gets its PONG, for the incarnation of its sender that asked.
+ */
+static void answer(u32 peer, const struct xp_msg *m)
 {
+	struct xp_chan *ch = &part.chans[peer];
+
 	mutex_lock(&part.lock);
-	if (part.joined && xp_member_peer_epoch(part.member, peer) == m->h.src_epoch)
-		xp_chan_complete(&part.chans[peer], m->h.seq);
+	if (part.joined && xp_member_peer_epoch(part.member, peer) == m->h.src_epoch) {
+		if (m->h.type == XP_MSG_INVALIDATE)
+			xp_rpc_inval_handled(ch, m);
+		else
+			xp_chan_pong(ch, m, ktime_get_ns());
+	}
 	mutex_unlock(&part.lock);
 }
 
@@ -575,17 +615,17 @@ static void serve_invalidation(struct peer_thread *pt, const struct xp_msg *m)
 	if (m->h.type == XP_MSG_INVALIDATE) {
 		xpmem_count(invalidates_in_service, 1);
 		inject_sleep(READ_ONCE(xpmem_inject_delay_invalidate_ms));
-		xpmem_import_invalidate(pt->id, m);
+		part.ops->invalidate(pt->id, m);
 		xpmem_count(invalidates_in_service, -1);
 	}
-	complete_request(pt->id, m);
+	answer(pt->id, m);
 }
 
 static void serve_fault(struct peer_thread *pt, const struct xp_msg *m)
 {
 	inject_sleep(READ_ONCE(xpmem_inject_stall_fault_service_ms));
 	if (!addressed_to_old_self(m))
-		xpmem_export_serve(pt->id, m);
+		part.ops->serve(pt->id, m);
 }
 
 static int inval_thread(void *data)
@@ -652,8 +692,8 @@ int xpmem_partition_info(u32 id, struct xpmem_partition_info *out)
 		out->fence_time_ns = part.fence_time_ns[id];
 		out->window = part.window_of[id];
 	}
-	out->inflight = part.inflight[id];
-	out->quarantined = xpmem_export_quarantined(id);
+	out->inflight = part.rpc.inflight[id];
+	out->quarantined = part.ops->quarantined(id);
 	mutex_unlock(&part.lock);
 	return 0;
 }
@@ -697,7 +737,7 @@ static void peer_init(struct peer_thread *pt, u32 p)
 	init_waitqueue_head(&pt->fsvc.wq);
 }
 
-int xpmem_partition_init(void)
+int xpmem_partition_init(const struct xpmem_partition_ops *ops)
 {
 	u32 p;
 	int err = -ENOMEM;
@@ -705,7 +745,8 @@ int xpmem_partition_init(void)
 	mutex_init(&part.lock);
 	init_waitqueue_head(&part.completion_wq);
 	init_waitqueue_head(&part.reply_wq);
-	INIT_LIST_HEAD(&part.requests);
+	xp_rpc_init(&part.rpc);
+	part.ops = ops;
 	for (p = 0; p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
 		part.window_of[p] = -1;
 	if (!xpmem_fabric_present())
@@ -762,7 +803,7 @@ void xpmem_partition_exit(void)
 	xpmem_doorbell_stop();
 	stop_threads();
 	/* No thread serves peers any more: what they still hold goes now. */
-	xpmem_export_exit();
+	part.ops->exit();
 	kfree(part.peers);
 	kvfree(part.chans);
 	kvfree(part.member);

@@ -5,11 +5,16 @@
  * segment code (export.c, import.c) exchanges through it.  Without a
  * fabric, every function here reports "no fabric".
  *
- * Threads, per peer P (DESIGN.md §5.4.6, invariant I6):
+ * Threads, per peer P (docs/design.md, invariant I6):
  *   xpmem-peer/P   woken by P's doorbell: polls P's ring under the fabric
- *                  mutex and dispatches: replies to the waiting requester,
- *                  INVALIDATE (and PING) to the invalidation thread, GET,
- *                  FAULT, UNPIN, RELEASE to the fault-service thread.
+ *                  mutex and dispatches: replies to the waiting requester
+ *                  (by rid), INVALIDATE (new ones, by the gap tracker) and
+ *                  PING to the invalidation thread, GET, FAULT, UNPIN,
+ *                  RELEASE to the fault-service thread.  It takes no more
+ *                  than the invalidation queue has room for, never less
+ *                  because the fault service is slow: with its queue full,
+ *                  GET and FAULT are dropped (counted; their requester
+ *                  re-posts), UNPIN and RELEASE served by the poller.
  *   xpmem-inval/P  P's invalidations of our attachments, in ring order; it
  *                  takes attacher-side locks only and never waits for a peer.
  *   xpmem-fsvc/P   P's requests on our segments; takes our exporters' mmap
@@ -25,6 +30,9 @@
 #include <linux/types.h>
 
 #include "msg.h"
+#include "rpc.h"
+
+struct xpmem_partition_ops;
 
 struct xpmem_partition_info {
 	u32 id;
@@ -51,7 +59,7 @@ static inline u64 xpmem_ms_to_ns(unsigned int ms)
 	return (u64)(ms ? ms : 1) * NSEC_PER_MSEC;
 }
 
-int xpmem_partition_init(void);
+int xpmem_partition_init(const struct xpmem_partition_ops *ops);
 void xpmem_partition_exit(void);
 
 /* Number of partition slots of the fabric (0: no fabric). */
@@ -63,7 +71,7 @@ u32 xpmem_partition_self_epoch(void);
 int xpmem_partition_info(u32 id, struct xpmem_partition_info *out);
 const char *xpmem_partition_state_name(u32 state);
 const char *xpmem_partition_reason_name(u32 reason);
-/* PING @peer and wait for its completion, bounded by fault_ms. */
+/* PING @peer and wait for its PONG, bounded by fault_ms. */
 int xpmem_partition_ping(u32 peer, u64 *rtt_ns);
 u64 xpmem_partition_doorbells_dropped(void);
 int xpmem_partition_sysfs_init(void);
@@ -73,8 +81,8 @@ void xpmem_partition_sysfs_exit(void);
 u32 xpmem_partition_live_epoch(u32 peer);
 /*
  * Seal @msg (payload filled in) as @type to @peer and post it; a full ring
- * is retried until @deadline_ns.  0 with the seq in msg->h.seq, -ESRCH
- * (peer not live), -ETIMEDOUT, -ENODEV (no fabric).
+ * is retried until @deadline_ns.  0, -ESRCH (peer not live), -ETIMEDOUT,
+ * -ENODEV (no fabric).  Replies echo their request's rid (msg.h).
  */
 int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
 			 u64 deadline_ns);
@@ -84,8 +92,14 @@ int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
  */
 int xpmem_partition_post_more(u32 peer, struct xp_msg *msg, u32 type,
 			      u64 deadline_ns);
-/* 1: @peer completed our request @seq (its completion word). */
-bool xpmem_partition_done(u32 peer, u64 seq);
+/*
+ * INVALIDATE (transport/rpc.h): the rid of a new one to incarnation
+ * @epoch of @peer (0: not its live incarnation any more: it was fenced),
+ * kept across re-posts; and whether @peer, still @epoch, handled every
+ * INVALIDATE up to @rid (its completion word, gap-free).
+ */
+u64 xpmem_partition_inval_rid(u32 peer, u32 epoch);
+bool xpmem_partition_inval_done(u32 peer, u64 rid, u32 epoch);
 /*
  * Doorbells counted so far, and a sleep until the count moves past @gen or
  * @ns pass: read the count, check what you wait for, then nap.
@@ -105,33 +119,59 @@ void xpmem_partition_fence(u32 peer, u32 epoch, u32 reason);
 unsigned long xpmem_partition_window_pfn(u32 peer, u64 owner_pfn);
 
 /*
- * A request with a reply message (GET, FAULT).  The reply is matched by
- * peer, reply type and key (GET: segid; FAULT: token, and for FAULT_REPLY
- * the offset it continues at).
+ * A request with a reply message (GET, FAULT, PING).  Its rid and the
+ * matching of its reply are transport/rpc.h's: a reply reaches only the
+ * request whose rid it echoes, from the incarnation it was posted to.
  */
 struct xpmem_request {
-	struct list_head link;
+	struct xp_req rpc;	/* rid, re-post schedule, done */
 	u32 peer;
-	u32 reply_type;		/* XP_MSG_GET_REPLY or XP_MSG_FAULT_REPLY */
-	u64 key;
-	/* FAULT: pages asked from offset, pages got, their local frames */
+	/* FAULT: the caller's window (offset asked), pages got, their frames */
 	u64 offset;
 	u32 want, got;
 	unsigned long *pfns;
 	bool writable;
 	/* result */
-	bool done;
-	int status;		/* 0 or -errno once done */
+	int status;		/* the peer's answer: 0 or -errno */
 	u32 epoch;		/* the incarnation that answered */
 	struct xp_get_reply get;
 };
 /*
- * Post @msg as @type for @rq, re-post it every @resend_ns while no reply
- * came, wait for the reply until @deadline_ns.  0 (rq->status holds the
- * peer's answer), -ETIMEDOUT, -ECONNRESET (peer fenced), -EINTR (fatal
- * signal), -ESRCH, -ENODEV.
+ * Post @msg (payload filled in; its rid is assigned here) as @type for
+ * @rq, re-post it with the same rid every @resend_ns while no reply came,
+ * wait for the reply until @deadline_ns.  0 (rq->status holds the peer's
+ * answer), -ETIMEDOUT, -ECONNRESET (peer fenced), -EINTR (fatal signal),
+ * -ESRCH, -ENODEV.
  */
 int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
 			 u32 type, u64 resend_ns, u64 deadline_ns);
+
+/*
+ * The segment layer's handlers (remote_ops.c), given at init: the
+ * partition layer reaches import, export and netlink only through these.
+ */
+struct xpmem_partition_ops {
+	/* Poller, under the fabric mutex: an INVALIDATE of @token arrived. */
+	void (*noted)(u32 peer, u64 token);
+	/* Invalidation thread: zap what INVALIDATE @m names. */
+	void (*invalidate)(u32 peer, const struct xp_msg *m);
+	/*
+	 * Fault-service thread: GET, FAULT, UNPIN, RELEASE.  UNPIN and
+	 * RELEASE are never lost: with the queue full the poller serves them
+	 * itself, under the fabric mutex.
+	 */
+	void (*serve)(u32 peer, const struct xp_msg *m);
+	/* Under the fabric mutex, from the membership state machine. */
+	void (*fenced)(u32 peer, u32 epoch, u32 reason, u64 fence_time_ns);
+	void (*self_fenced)(u32 self, u32 nparts);
+	u64 (*joined)(u32 peer, u32 epoch);	/* quarantined pages released */
+	void (*changed)(u32 peer, u32 state, u32 epoch);
+	/* After our rejoin; @live_epoch[p]: peer p's epoch if live, else 0. */
+	void (*release_self)(const u32 *live_epoch, u32 nparts);
+	u64 (*quarantined)(u32 peer);
+	/* Module unload, no thread serving peers any more. */
+	void (*exit)(void);
+};
+extern const struct xpmem_partition_ops xpmem_remote_partition_ops;
 
 #endif /* XPMEM_PARTITION_H */

@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * partition_request.c - talking to one peer: posting a message, requests
- * that wait for a reply message (GET, FAULT) or a completion word
- * (INVALIDATE, PING), and every wait bounded.
+ * that wait for a reply message (GET, FAULT, PING), INVALIDATE's numbers
+ * and completion checks, and every wait bounded.
  *
- * A requester posts under the fabric mutex and waits without it.  Replies
- * are matched to the oldest request they answer by the peer's poller
- * (xpmem_requests_deliver, under the mutex); a reply nobody waits for is
- * dropped and counted.  Fencing a peer fails its requests at once.  Waits
- * for completion words nap on a counter every doorbell bumps, bounded by an
- * hrtimer.  A request unanswered for a quarter of its deadline is posted
- * again: a message or a doorbell may be lost, and peers tolerate
- * duplicates.
+ * The protocol is transport/rpc.c's: a request gets its rid when it is
+ * registered and keeps it when it is posted again (every quarter of its
+ * deadline while unanswered: a message or a doorbell may be lost); a reply
+ * reaches only the request with its rid, from the incarnation it was posted
+ * to; a successful GET_REPLY nobody waits for is handed back with RELEASE.
+ * This file gives it the fabric mutex (every rpc call is under it), the
+ * waits (without it, on a wait queue every delivered reply wakes) and the
+ * window translation of the frames a FAULT_REPLY carries.  Fencing a peer
+ * fails its requests at once.
  */
 #include <linux/ktime.h>
 #include <linux/sched/signal.h>
@@ -24,28 +25,17 @@
 /* Requests waiting on @peer (all peers: U32_MAX) end with -ECONNRESET. */
 void xpmem_requests_fail(u32 peer)
 {
-	struct xpmem_request *rq;
-
 	lockdep_assert_held(&part.lock);
-	list_for_each_entry(rq, &part.requests, link)
-		if (!rq->done && (peer == U32_MAX || rq->peer == peer)) {
-			rq->status = -ECONNRESET;
-			WRITE_ONCE(rq->done, true);
-		}
+	xp_rpc_fail(&part.rpc, peer == U32_MAX ? XP_RPC_ALL : peer, -ECONNRESET);
 	wake_up(&part.reply_wq);
 }
 
 /* The frames of one FAULT_REPLY message, into the request it continues. */
-static void deliver_fault_reply(struct xpmem_request *rq, u32 peer,
-				const struct xp_fault_reply *f)
+static void take_frames(struct xpmem_request *rq, u32 peer,
+			const struct xp_fault_reply *f)
 {
 	unsigned int i, k;
 
-	if (f->status) {
-		rq->status = f->status;
-		WRITE_ONCE(rq->done, true);
-		return;
-	}
 	for (i = 0; i < f->count && rq->got < rq->want; i++) {
 		u64 first = xp_run_pfn(f->runs[i]);
 		u32 n = xp_run_pages(f->runs[i]);
@@ -54,62 +44,45 @@ static void deliver_fault_reply(struct xpmem_request *rq, u32 peer,
 			unsigned long pfn = xpmem_partition_window_pfn(peer, first + k);
 
 			if (!pfn) {	/* a frame outside its window (I4) */
-				rq->status = -EFAULT;
-				WRITE_ONCE(rq->done, true);
+				rq->rpc.status = -EFAULT;
+				WRITE_ONCE(rq->rpc.done, 1);
 				return;
 			}
 			rq->pfns[rq->got++] = pfn;
 		}
 	}
 	rq->writable = f->flags & XP_FAULTF_WRITE;
-	if ((f->flags & XP_FAULTF_LAST) || rq->got == rq->want)
-		WRITE_ONCE(rq->done, true);
+	if (rq->got == rq->want)
+		WRITE_ONCE(rq->rpc.done, 1);
 }
 
 /*
- * A GET answered twice (it was posted again, or its asker gave up) made an
- * export nobody uses: hand its token back at once.  Under part.lock, so
- * without waiting: with the ring full it stays until our next epoch.
+ * A reply from @peer: to the request with its rid (which reads it under
+ * part.lock once done), or an orphan (counted; a token handed back).
  */
-static void release_orphan(u32 peer, u64 token)
-{
-	struct xp_msg r = { };
-
-	lockdep_assert_held(&part.lock);
-	r.u.release.token = token;
-	xp_chan_send(&part.chans[peer], &r, XP_MSG_RELEASE, ktime_get_ns());
-}
-
-/* A reply goes to the oldest request it answers; nobody waits: dropped. */
 void xpmem_requests_deliver(u32 peer, const struct xp_msg *m)
 {
+	struct xp_chan *ch = &part.chans[peer];
+	u64 orphans = ch->rpc.stats.orphans_released + ch->rpc.stats.orphans_dropped;
 	struct xpmem_request *rq;
+	struct xp_req *r;
 
 	lockdep_assert_held(&part.lock);
-	list_for_each_entry(rq, &part.requests, link) {
-		if (rq->done || rq->peer != peer || rq->reply_type != m->h.type)
-			continue;
-		if (m->h.type == XP_MSG_GET_REPLY) {
-			if (rq->key != (u64)m->u.get_reply.segid)
-				continue;
-			rq->get = m->u.get_reply;
-			rq->status = m->u.get_reply.status;
-			rq->epoch = m->h.src_epoch;
-			WRITE_ONCE(rq->done, true);
-		} else {
-			const struct xp_fault_reply *f = &m->u.fault_reply;
-
-			if (rq->key != f->token ||
-			    f->offset != rq->offset + ((u64)rq->got << PAGE_SHIFT))
-				continue;
-			deliver_fault_reply(rq, peer, f);
-		}
-		wake_up(&part.reply_wq);
+	r = xp_rpc_reply(&part.rpc, ch, m, ktime_get_ns());
+	if (!r) {
+		/* Late (its asker left) or duplicate. */
+		xpmem_count(dropped[XPMEM_DROP_STALE_EPOCH],
+			    ch->rpc.stats.orphans_released + ch->rpc.stats.orphans_dropped -
+			    orphans);
 		return;
 	}
-	xpmem_count(dropped[XPMEM_DROP_STALE_EPOCH], 1);	/* late: its asker left */
-	if (m->h.type == XP_MSG_GET_REPLY && !m->u.get_reply.status)
-		release_orphan(peer, m->u.get_reply.token);
+	rq = container_of(r, struct xpmem_request, rpc);
+	rq->epoch = m->h.src_epoch;
+	if (m->h.type == XP_MSG_GET_REPLY)
+		rq->get = m->u.get_reply;
+	else if (m->h.type == XP_MSG_FAULT_REPLY && !m->u.fault_reply.status)
+		take_frames(rq, peer, &m->u.fault_reply);
+	wake_up(&part.reply_wq);
 }
 
 u32 xpmem_partition_live_epoch(u32 peer)
@@ -152,6 +125,16 @@ void xpmem_partition_nap(u64 gen, u64 ns)
 			     ns_to_ktime(ns));
 }
 
+/* Fault injection (xpmemctl inject corrupt_next), under part.lock. */
+static void arm_corruption(struct xp_chan *ch)
+{
+	lockdep_assert_held(&part.lock);
+	if (READ_ONCE(xpmem_inject_corrupt_next)) {
+		WRITE_ONCE(xpmem_inject_corrupt_next, xpmem_inject_corrupt_next - 1);
+		ch->corrupt_next = 1;
+	}
+}
+
 static int post(u32 peer, struct xp_msg *msg, u32 type, u64 deadline_ns,
 		bool more)
 {
@@ -168,11 +151,7 @@ static int post(u32 peer, struct xp_msg *msg, u32 type, u64 deadline_ns,
 			err = -EINVAL;
 		} else {
 			ch = &part.chans[peer];
-			if (READ_ONCE(xpmem_inject_corrupt_next)) {
-				WRITE_ONCE(xpmem_inject_corrupt_next,
-					   xpmem_inject_corrupt_next - 1);
-				ch->corrupt_next = 1;
-			}
+			arm_corruption(ch);
 			ch->hold_doorbell = more;
 			err = xp_chan_send(ch, msg, type, ktime_get_ns());
 			/* A full ring must be drained: ring for what is in it. */
@@ -203,13 +182,30 @@ int xpmem_partition_post_more(u32 peer, struct xp_msg *msg, u32 type,
 	return post(peer, msg, type, deadline_ns, true);
 }
 
-bool xpmem_partition_done(u32 peer, u64 seq)
+static bool valid_peer(u32 peer)
+{
+	lockdep_assert_held(&part.lock);
+	return part.joined && peer < part.nparts && peer != part.self;
+}
+
+u64 xpmem_partition_inval_rid(u32 peer, u32 epoch)
+{
+	u64 rid = 0;
+
+	mutex_lock(&part.lock);
+	if (valid_peer(peer))
+		rid = xp_rpc_inval_rid(&part.chans[peer], epoch);
+	mutex_unlock(&part.lock);
+	return rid;
+}
+
+bool xpmem_partition_inval_done(u32 peer, u64 rid, u32 epoch)
 {
 	bool done = false;
 
 	mutex_lock(&part.lock);
-	if (part.joined && peer < part.nparts && peer != part.self)
-		done = xp_chan_done(&part.chans[peer], seq);
+	if (valid_peer(peer))
+		done = xp_rpc_inval_done(&part.chans[peer], rid, epoch);
 	mutex_unlock(&part.lock);
 	return done;
 }
@@ -217,9 +213,27 @@ bool xpmem_partition_done(u32 peer, u64 seq)
 void xpmem_partition_fence(u32 peer, u32 epoch, u32 reason)
 {
 	mutex_lock(&part.lock);
-	if (part.joined && peer < part.nparts && peer != part.self)
+	if (valid_peer(peer))
 		xp_member_fence(part.member, peer, epoch, reason, ktime_get_ns());
 	mutex_unlock(&part.lock);
+}
+
+/* Post @rq when it is due.  0, -EAGAIN (ring full: soon again), -errno. */
+static int post_due(struct xpmem_request *rq, struct xp_msg *msg)
+{
+	u64 now = ktime_get_ns();
+	struct xp_chan *ch;
+	int err = 0;
+
+	mutex_lock(&part.lock);
+	if (!READ_ONCE(rq->rpc.done) && xp_rpc_due(&rq->rpc, now)) {
+		ch = &part.chans[rq->peer];
+		arm_corruption(ch);
+		err = xp_rpc_post(&rq->rpc, ch, msg, now);
+		ch->corrupt_next = 0;
+	}
+	mutex_unlock(&part.lock);
+	return err;
 }
 
 int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
@@ -228,28 +242,33 @@ int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
 	u64 now, until;
 	int err;
 
-	rq->done = false;
 	rq->status = 0;
 	rq->got = 0;
+	rq->epoch = 0;
 	mutex_lock(&part.lock);
-	if (!part.joined || rq->peer >= part.nparts) {
+	if (!valid_peer(rq->peer)) {
 		mutex_unlock(&part.lock);
 		return part.joined ? -EINVAL : -ENODEV;
 	}
-	list_add_tail(&rq->link, &part.requests);
-	part.inflight[rq->peer]++;
+	err = xp_rpc_begin(&part.rpc, &rq->rpc, &part.chans[rq->peer], msg, type,
+			   resend_ns, deadline_ns);
 	mutex_unlock(&part.lock);
+	if (err)
+		return err;
 
 	for (;;) {
-		err = xpmem_partition_post(rq->peer, msg, type, deadline_ns);
-		if (err)
+		err = post_due(rq, msg);
+		if (err && err != -EAGAIN)
 			break;
 		now = ktime_get_ns();
-		until = min(now + resend_ns, deadline_ns);
+		/* Ring full: look again soon (the peer is draining it). */
+		until = err ? now + 200 * NSEC_PER_USEC : xp_rpc_next_event(&rq->rpc);
+		until = min(until, deadline_ns);
+		err = 0;
 		if (until > now)
-			wait_event_killable_timeout(part.reply_wq, READ_ONCE(rq->done),
+			wait_event_killable_timeout(part.reply_wq, READ_ONCE(rq->rpc.done),
 						    nsecs_to_jiffies(until - now) + 1);
-		if (READ_ONCE(rq->done))
+		if (READ_ONCE(rq->rpc.done))
 			break;
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
@@ -259,16 +278,16 @@ int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
 			err = -ETIMEDOUT;
 			break;
 		}
-		/* No reply yet: the request or its doorbell may be lost. */
 	}
 
+	/* Under part.lock: the deliverer wrote the answer under it too. */
 	mutex_lock(&part.lock);
-	list_del(&rq->link);
-	part.inflight[rq->peer]--;
-	if (rq->done && rq->status == -ECONNRESET)
-		err = -ECONNRESET;	/* fenced meanwhile (fail_requests) */
-	else if (rq->done)
+	xp_rpc_end(&part.rpc, &rq->rpc);
+	if (rq->rpc.done && rq->rpc.status == -ECONNRESET && !rq->epoch)
+		err = -ECONNRESET;	/* fenced meanwhile (xpmem_requests_fail) */
+	else if (rq->rpc.done)
 		err = 0;
+	rq->status = rq->rpc.status;
 	mutex_unlock(&part.lock);
 	if (err == -ETIMEDOUT) {
 		trace_xpmem_timeout(rq->peer, type, 0);
@@ -279,33 +298,16 @@ int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
 
 int xpmem_partition_ping(u32 peer, u64 *rtt_ns)
 {
+	u64 t0 = ktime_get_ns(), fault_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
+	struct xpmem_request rq = { .peer = peer };
 	struct xp_msg msg = { };
-	u64 t0 = ktime_get_ns(), deadline, gen;
 	int err;
 
-	deadline = t0 + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
-	mutex_lock(&part.lock);
-	if (!part.joined || peer >= part.nparts || peer == part.self) {
-		mutex_unlock(&part.lock);
-		return part.joined ? -EINVAL : -ENODEV;
-	}
-	err = xp_chan_send(&part.chans[peer], &msg, XP_MSG_PING, t0);
-	mutex_unlock(&part.lock);
-	if (err)
-		return err;
-
-	for (;;) {
-		gen = xpmem_partition_gen();
-		if (xpmem_partition_done(peer, msg.h.seq)) {
-			*rtt_ns = ktime_get_ns() - t0;
-			return 0;
-		}
-		if (!xpmem_partition_live_epoch(peer))
-			return -ECONNRESET;
-		if (ktime_get_ns() >= deadline) {
-			trace_xpmem_timeout(peer, XP_MSG_PING, ktime_get_ns() - t0);
-			return -ETIMEDOUT;
-		}
-		xpmem_partition_nap(gen, NSEC_PER_MSEC);
-	}
+	msg.u.ping.t_ns = t0;
+	err = xpmem_partition_call(&rq, &msg, XP_MSG_PING, fault_ns / 4, t0 + fault_ns);
+	if (!err)
+		*rtt_ns = ktime_get_ns() - t0;
+	else if (err == -ETIMEDOUT)
+		trace_xpmem_timeout(peer, XP_MSG_PING, ktime_get_ns() - t0);
+	return err;
 }

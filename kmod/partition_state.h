@@ -16,7 +16,9 @@
 #include "chan.h"
 #include "fabric.h"
 #include "member.h"
+#include "partition.h"
 #include "region.h"
+#include "rpc.h"
 
 /* Messages from one peer waiting for one of its service threads. */
 struct msg_queue {
@@ -29,6 +31,8 @@ struct msg_queue {
 
 struct peer_thread {
 	struct task_struct *task;	/* the poller */
+	u64 fsvc_dropped;		/* GET/FAULT dropped: queue full */
+	u64 fsvc_inline;		/* UNPIN/RELEASE the poller served */
 	wait_queue_head_t wq;
 	atomic_t kicked;
 	u32 id;
@@ -51,8 +55,8 @@ struct partition_state {
 	wait_queue_head_t completion_wq;	/* every doorbell */
 	atomic64_t doorbell_gen;		/* counts them, for naps */
 	wait_queue_head_t reply_wq;		/* every delivered reply */
-	struct list_head requests;		/* struct xpmem_request */
-	u32 inflight[XPMEM_FABRIC_MAX_PARTITIONS];
+	struct xp_rpc rpc;			/* requests awaiting a reply */
+	const struct xpmem_partition_ops *ops;	/* the segment layer */
 	bool self_quarantine;		/* our exports wait for our rejoin */
 	struct page *tag_page;
 	u8 tag[XP_TAG_SIZE];

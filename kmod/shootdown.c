@@ -8,7 +8,9 @@
  * the range (INVAL_BATCH at a time), posts INVALIDATE to every one of them
  * before waiting on any (the wait then costs the slowest peer, not the
  * sum), waits for their completion words with one deadline (inval_ms),
- * re-posting every quarter of it, and unpins what was acknowledged.  A peer
+ * re-posting every quarter of it with the same rid, and unpins what was
+ * acknowledged.  Completion words are gap-free per channel (rpc.h): a lost
+ * INVALIDATE is never acknowledged by a later one.  A peer
  * still silent at the deadline is fenced, which quarantines its pins.
  */
 #include <linux/ktime.h>
@@ -27,7 +29,7 @@
 struct inval_target {
 	struct xpmem_export *e;		/* referenced */
 	u32 peer, epoch;
-	u64 seq;
+	u64 rid;			/* numbered once, kept across re-posts */
 	u64 resend_at;
 	int state;			/* 1 waiting, 0 acknowledged, <0 failed */
 };
@@ -38,12 +40,17 @@ static int post_invalidate(struct inval_target *t, unsigned long lo,
 	struct xp_msg m = { };
 	int err;
 
+	/* Gap-free per channel (rpc.h): a number taken is always posted. */
+	if (!t->rid)
+		t->rid = xpmem_partition_inval_rid(t->peer, t->epoch);
+	if (!t->rid)
+		return -ECONNRESET;	/* not its live incarnation: fenced */
+	m.u.inval.rid = t->rid;
 	m.u.inval.token = t->e->token;
 	m.u.inval.offset = (u64)lo << PAGE_SHIFT;
 	m.u.inval.len = (u64)(hi - lo) << PAGE_SHIFT;
 	err = xpmem_partition_post(t->peer, &m, XP_MSG_INVALIDATE, deadline);
 	if (!err) {
-		t->seq = m.h.seq;
 		t->resend_at = ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_inval_ms)) / 4;
 	}
 	return err;
@@ -72,6 +79,7 @@ static int collect_targets(struct xpmem_segment *seg, unsigned long lo,
 		t[n].peer = e->peer;
 		t[n].epoch = e->epoch;
 		t[n].state = 1;
+		t[n].rid = 0;
 		if (++n == INVAL_BATCH)
 			break;
 	}
@@ -114,7 +122,7 @@ static void wait_targets(struct inval_target *t, int n, unsigned long lo,
 		for (i = 0; i < n; i++) {
 			if (t[i].state != 1)
 				continue;
-			if (xpmem_partition_done(t[i].peer, t[i].seq)) {
+			if (xpmem_partition_inval_done(t[i].peer, t[i].rid, t[i].epoch)) {
 				t[i].state = 0;
 				continue;
 			}

@@ -1,11 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only OR LGPL-2.1-or-later
 /*
- * chan.c - per-peer channel and request/completion round trip.
- *
- * Completion word ordering: the completer stores its epoch, then the seq
- * with release; the waiter loads the seq with acquire, then the epoch.  A
- * waiter that sees the new seq therefore sees the epoch stored with it (or
- * a later one, which then fails the incarnation check: safe side).
+ * chan.c - per-peer channel: posting, receiving, PING/PONG.
  */
 #include "chan.h"
 
@@ -69,30 +64,6 @@ void xp_chan_ring(struct xp_chan *ch)
 	xp_doorbell_ring(ch->db, ch->peer, XP_VEC_MSG);
 }
 
-void xp_chan_complete(struct xp_chan *ch, u64 seq)
-{
-	/* Cumulative word: never move it backwards. */
-	if (seq > ch->completed || (seq >> 32) != (ch->completed >> 32)) {
-		ch->completed = seq;
-		xp_write_once(ch->comp_out->epoch, ch->m->epoch);
-		/* Release: the epoch (and the work done) before the seq. */
-		xp_store_release(&ch->comp_out->seq, seq);
-	}
-	xp_doorbell_ring(ch->db, ch->peer, XP_VEC_MSG);
-}
-
-int xp_chan_done(struct xp_chan *ch, u64 seq)
-{
-	u64 got = xp_load_acquire(&ch->comp_in->seq);
-	u32 ep = xp_read_once(ch->comp_in->epoch);
-
-	if ((got >> 32) != (seq >> 32) || got < seq)
-		return 0;
-	/* A completion from an incarnation we no longer talk to: ignored. */
-	return ep == xp_member_peer_epoch(ch->m, ch->peer) &&
-	       xp_member_peer_live(ch->m, ch->peer);
-}
-
 int xp_chan_poll(struct xp_chan *ch, u64 now, u32 budget, xp_chan_handler h,
 		 void *ctx)
 {
@@ -113,42 +84,54 @@ int xp_chan_poll(struct xp_chan *ch, u64 now, u32 budget, xp_chan_handler h,
 			continue;
 		if (xp_member_input(ch->m, now, &msg))
 			continue;
-		if (msg.h.type == XP_MSG_PING && !ch->ping_to_handler)
-			xp_chan_complete(ch, msg.h.seq);
-		else if (h)
+		if (msg.h.type == XP_MSG_PING && !ch->ping_to_handler) {
+			xp_chan_pong(ch, &msg, now);
+			continue;
+		}
+		if (msg.h.type == XP_MSG_PONG)
+			xp_write_once(ch->rpc.last_pong, msg.u.ping.rid);
+		if (h)
 			h(ctx, ch, &msg);
 	}
 	return (int)n;
 }
 
-int xp_chan_wait(struct xp_chan *ch, u64 seq, u64 deadline_ns,
-		 void (*idle)(void *ctx), void *ctx)
+int xp_chan_pong(struct xp_chan *ch, const struct xp_msg *m, u64 now)
 {
-	/* Bounded by the deadline whatever the peer does (I2). */
-	for (;;) {
-		if (xp_chan_done(ch, seq))
-			return 0;
-		if (!xp_member_peer_live(ch->m, ch->peer))
-			return -ECONNRESET;
-		if (xp_clock_ns() >= deadline_ns)
-			return xp_chan_done(ch, seq) ? 0 : -ETIMEDOUT;
-		if (idle)
-			idle(ctx);
-		else
-			xp_cpu_relax();
-	}
+	struct xp_msg r;
+
+	xp_memset(&r, 0, sizeof(r));
+	r.u.ping = m->u.ping;
+	return xp_chan_send(ch, &r, XP_MSG_PONG, now);
 }
 
 int xp_chan_ping(struct xp_chan *ch, u64 deadline_ns,
 		 void (*idle)(void *ctx), void *ctx)
 {
 	struct xp_msg msg;
+	u64 rid;
 	int err;
 
 	xp_memset(&msg, 0, sizeof(msg));
+	if (!++ch->rpc.req_n)
+		ch->rpc.req_n = 1;	/* n = 0 is never used */
+	rid = xp_rid(ch->m->epoch, ch->rpc.req_n);
+	msg.u.ping.rid = rid;
 	msg.u.ping.t_ns = xp_clock_ns();
 	err = xp_chan_send(ch, &msg, XP_MSG_PING, 0);
 	if (err)
 		return err;
-	return xp_chan_wait(ch, msg.h.seq, deadline_ns, idle, ctx);
+	/* Bounded by the deadline whatever the peer does (I2). */
+	for (;;) {
+		if (xp_read_once(ch->rpc.last_pong) == rid)
+			return 0;
+		if (!xp_member_peer_live(ch->m, ch->peer))
+			return -ECONNRESET;
+		if (xp_clock_ns() >= deadline_ns)
+			return xp_read_once(ch->rpc.last_pong) == rid ? 0 : -ETIMEDOUT;
+		if (idle)
+			idle(ctx);
+		else
+			xp_cpu_relax();
+	}
 }

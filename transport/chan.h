@@ -1,20 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR LGPL-2.1-or-later */
 /*
  * chan.h - the channel to one peer: our ring to it, its ring to us, the
- * completion words both ways, and the request/completion round trip.
+ * completion words both ways, and the per-channel request state of rpc.h
+ * (request counters, INVALIDATE numbering and gap tracker).
  *
- * A request (PING today; INVALIDATE later) goes out on the ring with a seq
- * (our epoch << 32 | counter).  The peer handles it and writes the
- * completion word (peer -> us) with that seq and its epoch, then rings our
- * doorbell.  The requester waits until the word reaches its seq, with a
- * deadline: xp_chan_wait.  A completion from another incarnation of either
- * side (late, after a rejoin) never matches: the seq carries our epoch and
- * the word carries the peer's.
- *
- * Completion words are cumulative (everything up to seq is complete), so
- * they suit requests completed in ring order (PING, INVALIDATE handled by
- * the per-peer thread).  Replies carrying data (GET_REPLY, FAULT_REPLY)
- * travel as messages on the reverse ring instead.
+ * Requests and their answers (rid, matching, the completion word, which
+ * acknowledges INVALIDATE only) are rpc.h's; this file moves messages:
+ * seal and post, receive and check, hand membership messages to the
+ * member and answer PING with PONG (unless ping_to_handler).
  */
 #ifndef XP_CHAN_H
 #define XP_CHAN_H
@@ -25,6 +18,7 @@
 #include "ring.h"
 #include "member.h"
 #include "doorbell.h"
+#include "rpc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,15 +30,15 @@ struct xp_chan {
 	u32 peer;
 	struct xp_ring_prod tx;		/* us -> peer */
 	struct xp_ring_cons rx;		/* peer -> us */
-	struct xp_comp *comp_out;	/* we complete the peer's requests */
-	struct xp_comp *comp_in;	/* the peer completes ours */
-	u64 completed;			/* last seq written to comp_out */
+	struct xp_comp *comp_out;	/* we acknowledge the peer's INVALIDATEs */
+	struct xp_comp *comp_in;	/* the peer acknowledges ours */
+	struct xp_rpc_chan rpc;		/* numbering, gap tracker (rpc.h) */
 	struct xp_msg_stats stats;	/* what we received */
 	u64 ring_errors;		/* corrupt indexes seen (peer fenced) */
 	/*
-	 * PING goes to the handler instead of being completed at once: a user
-	 * that completes other requests later (from a queue) completes PINGs
-	 * in the same order, since the completion word is cumulative.
+	 * PING goes to the handler instead of being answered at once: a user
+	 * that answers it from its invalidation thread shows that thread is
+	 * alive, after the INVALIDATEs queued before it.
 	 */
 	bool ping_to_handler;
 	/* Fault injection: flip a payload byte of this many next sends. */
@@ -72,28 +66,25 @@ int xp_chan_send(struct xp_chan *ch, struct xp_msg *msg, u32 type, u64 now);
 /*
  * Receive up to @budget messages: each is copied out, checked
  * (xp_member_check; rejects counted in ch->stats), then JOIN/JOIN_ACK go
- * to the member, PING is completed (unless ping_to_handler), anything else
- * goes to @h.  Returns how
- * many were received (accepted or not), or -EPROTO (peer fenced).
+ * to the member, PING is answered with PONG (unless ping_to_handler), a
+ * PONG's rid is noted in rpc.last_pong, and everything else but JOIN/ACK
+ * goes to @h.  Returns how many were received (accepted or not), or -EPROTO
+ * (peer fenced).
  */
 int xp_chan_poll(struct xp_chan *ch, u64 now, u32 budget, xp_chan_handler h,
 		 void *ctx);
 /* Ring the peer's doorbell (after a batch posted with hold_doorbell). */
 void xp_chan_ring(struct xp_chan *ch);
-/* Complete the peer's request @seq: word then doorbell. */
-void xp_chan_complete(struct xp_chan *ch, u64 seq);
-/* 1 when our request @seq is complete (current incarnations only). */
-int xp_chan_done(struct xp_chan *ch, u64 seq);
+/* Answer the PING @m with a PONG echoing its rid and clock. */
+int xp_chan_pong(struct xp_chan *ch, const struct xp_msg *m, u64 now);
 
 /*
- * Wait for @seq with a deadline.  Between checks calls @idle(ctx) when
- * given (poll our own rings, sleep on the doorbell, tick the member...),
- * otherwise spins.  0, -ETIMEDOUT, or -ECONNRESET when the peer was fenced
- * meanwhile.
+ * PING round trip for users without a request table (tests, benchmarks):
+ * send a PING with a fresh rid, then until its PONG is noted (rpc.last_pong)
+ * call @idle(ctx) when given (poll our own rings, sleep on the doorbell,
+ * tick the member...), otherwise spin.  0, -ETIMEDOUT at @deadline_ns, or
+ * -ECONNRESET when the peer was fenced meanwhile.
  */
-int xp_chan_wait(struct xp_chan *ch, u64 seq, u64 deadline_ns,
-		 void (*idle)(void *ctx), void *ctx);
-/* PING round trip: send then wait. */
 int xp_chan_ping(struct xp_chan *ch, u64 deadline_ns,
 		 void (*idle)(void *ctx), void *ctx);
 

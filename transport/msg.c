@@ -108,6 +108,15 @@ static int check_range(u64 offset, u64 len)
 	return XP_REJ_OK;
 }
 
+/*
+ * A request's rid is of its sender's epoch; a reply's of ours (an answer to
+ * an older incarnation of ours is stale).  n = 0 is never used.
+ */
+static int check_rid(u64 rid, u32 epoch)
+{
+	return ((u32)(rid >> 32) == epoch && (u32)rid) ? XP_REJ_OK : XP_REJ_SEQ;
+}
+
 static int check_status(s32 status)
 {
 	return (status > 0 || status < -MAX_ERRNO) ? XP_REJ_VALUE : XP_REJ_OK;
@@ -121,8 +130,9 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 
 	switch (m->h.type) {
 	case XP_MSG_PING:
+		return check_rid(m->u.ping.rid, m->h.src_epoch);
 	case XP_MSG_PONG:
-		return XP_REJ_OK;
+		return check_rid(m->u.ping.rid, e->dst_epoch);
 	case XP_MSG_JOIN: {
 		const struct xp_join *j = &m->u.join;
 
@@ -143,7 +153,9 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 			return XP_REJ_RESERVED;
 		if (m->u.get.flags != 1 && m->u.get.flags != 2)
 			return XP_REJ_FLAGS;
-		return m->u.get.segid > 0 ? XP_REJ_OK : XP_REJ_VALUE;
+		if (m->u.get.segid <= 0)
+			return XP_REJ_VALUE;
+		return check_rid(m->u.get.rid, m->h.src_epoch);
 	case XP_MSG_GET_REPLY: {
 		const struct xp_get_reply *g = &m->u.get_reply;
 
@@ -151,6 +163,8 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 			return XP_REJ_RESERVED;
 		if (check_status(g->status) || g->segid <= 0)
 			return XP_REJ_VALUE;
+		if (check_rid(g->rid, e->dst_epoch))
+			return XP_REJ_SEQ;
 		if (g->status)
 			return (g->token || g->size) ? XP_REJ_VALUE : XP_REJ_OK;
 		if (!g->token)
@@ -166,6 +180,8 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 			return XP_REJ_FLAGS;
 		if (!f->npages || f->npages > XP_FAULT_MAX_PAGES)
 			return XP_REJ_COUNT;
+		if (check_rid(f->rid, m->h.src_epoch))
+			return XP_REJ_SEQ;
 		return check_range(f->offset, (u64)f->npages << XP_PAGE_SHIFT);
 	}
 	case XP_MSG_FAULT_REPLY: {
@@ -177,6 +193,8 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 			return XP_REJ_FLAGS;
 		if (check_status(f->status))
 			return XP_REJ_VALUE;
+		if (check_rid(f->rid, e->dst_epoch))
+			return XP_REJ_SEQ;
 		if (f->status && f->count)
 			return XP_REJ_COUNT;
 		if (f->offset & (XP_PAGE_SIZE - 1))
@@ -194,7 +212,12 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 		return XP_REJ_OK;
 	}
 	case XP_MSG_INVALIDATE:
+		if (check_rid(m->u.inval.rid, m->h.src_epoch))
+			return XP_REJ_SEQ;
+		return check_range(m->u.inval.offset, m->u.inval.len);
 	case XP_MSG_UNPIN:
+		if (m->u.inval.rid)
+			return XP_REJ_RESERVED;	/* no answer, no rid */
 		return check_range(m->u.inval.offset, m->u.inval.len);
 	case XP_MSG_INVALIDATE_DONE:
 		/* Completes one of our requests: of our current epoch only. */

@@ -61,8 +61,12 @@ struct xp_msg_hdr {
 #define XP_FAULT_REPLY_RUNS	8u	/* frame runs one FAULT_REPLY carries */
 #define XP_TAG_SIZE		16u
 
+/*
+ * rid: the request id (rpc.h): requester's epoch << 32 | n, n != 0, kept
+ * across re-posts; a reply echoes its request's.
+ */
 struct xp_ping {		/* PING and PONG */
-	u64 cookie;
+	u64 rid;		/* PONG: the PING's */
 	u64 t_ns;		/* sender's clock, echoed back */
 };
 
@@ -83,6 +87,7 @@ struct xp_get {
 	u32 uid;
 	u32 gid;
 	u32 reserved;
+	u64 rid;
 };
 
 struct xp_get_reply {
@@ -91,6 +96,7 @@ struct xp_get_reply {
 	s32 status;		/* 0 or -errno */
 	u32 reserved;
 	u64 size;		/* segment size in bytes, page multiple */
+	u64 rid;		/* the GET's */
 };
 
 struct xp_fault {
@@ -98,6 +104,7 @@ struct xp_fault {
 	u64 offset;		/* byte offset in the segment, page aligned */
 	u32 npages;		/* 1..XP_FAULT_MAX_PAGES */
 	u32 flags;		/* XP_FAULTF_WRITE */
+	u64 rid;
 };
 #define XP_FAULTF_WRITE		0x1	/* FAULT: for writing; reply: writable */
 #define XP_FAULTF_LAST		0x2	/* FAULT_REPLY: the last of its reply */
@@ -113,9 +120,10 @@ struct xp_fault_reply {
 	s32 status;		/* 0 or -errno; count = 0 unless 0 */
 	u16 count;		/* runs: 0..XP_FAULT_REPLY_RUNS */
 	u16 flags;		/* XP_FAULTF_WRITE, XP_FAULTF_LAST */
+	u64 rid;		/* the FAULT's */
 	u64 runs[XP_FAULT_REPLY_RUNS];	/* only count are sent */
 };
-#define XP_FAULT_REPLY_FIXED	24u
+#define XP_FAULT_REPLY_FIXED	32u
 #define XP_RUN_PFN_BITS		52
 #define XP_RUN_MAX_PAGES	4096u
 
@@ -138,6 +146,7 @@ struct xp_inval {		/* INVALIDATE and UNPIN */
 	u64 token;
 	u64 offset;		/* page aligned */
 	u64 len;		/* bytes, page multiple, > 0 */
+	u64 rid;		/* INVALIDATE: its own numbering (rpc.h); UNPIN: 0 */
 };
 
 struct xp_inval_done {

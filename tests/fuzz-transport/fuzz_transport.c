@@ -5,7 +5,17 @@
  *   mode 0  region header check on attach (any bytes, any mapping size);
  *   mode 1  message validation and the membership input path;
  *   mode 2  ring consumer and producer given garbage indexes and slots;
- *   mode 3  membership ticks over a partition table the input rewrites.
+ *   mode 3  membership ticks over a partition table the input rewrites;
+ *   mode 4  INVALIDATE numbering and the receiver's gap tracker under
+ *           dropped, duplicated, reordered and corrupted messages, handling
+ *           in any order and restarts of either side: a completion is never
+ *           reported for a number the receiver has not handled, with every
+ *           number below it (the no-reuse invariant), and everything
+ *           completes once the network delivers;
+ *   mode 5  reply matching: replies with any rid, offset, incarnation reach
+ *           only the request whose rid and incarnation they carry, FAULT
+ *           replies only in order, and every successful orphan GET_REPLY
+ *           is handed back.
  * Built with -fsanitize=fuzzer,address,undefined; beyond "no crash, no
  * sanitizer report", each mode checks the invariants the code promises
  * (an accepted message is well formed, a pop never returns more than the
@@ -20,8 +30,10 @@
 #include "msg.h"
 #include "region.h"
 #include "ring.h"
+#include "rpc.h"
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "broken: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
+
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -248,11 +260,256 @@ static void fuzz_table(struct input *in)
 	}
 }
 
+/* ---- modes 4 and 5: two partitions talking through rpc.c ------------------ */
+
+static struct xp_member ma, mb;		/* a = 0 sends INVALIDATE, b = 1 */
+static struct xp_chan ab, ba;
+
+/* Both joined and UP in each other's view, epochs from the input. */
+static void pair(u32 ea, u32 eb)
+{
+	fabric(2, 8, 1000);
+	memset(&ma, 0, sizeof(ma));
+	memset(&mb, 0, sizeof(mb));
+	ma.cfg.self = 0;
+	mb.cfg.self = 1;
+	ma.r = mb.r = &fr;
+	ma.nparts = mb.nparts = 2;
+	ma.state = mb.state = XP_UP;
+	ma.epoch = ea;
+	mb.epoch = eb;
+	ma.peers[1].state = XP_UP;
+	ma.peers[1].epoch = eb;
+	mb.peers[0].state = XP_UP;
+	mb.peers[0].epoch = ea;
+	xp_chan_init(&ab, &ma, 1, NULL);
+	xp_chan_init(&ba, &mb, 0, NULL);
+}
+
+static u32 nonzero(u32 e)
+{
+	return e ? e : 1;
+}
+
+#define WIRE 32
+#define SENT 600
+
+static void fuzz_inval(struct input *in)
+{
+	static struct xp_msg wire[WIRE], queue[256];	/* one NEW per round at most */
+	static u8 handled[SENT + 1];	/* by b, for the current pair */
+	static u64 sent[SENT + 1];	/* rid of n, for the current pair */
+	u32 nwire = 0, nqueue = 0, nsent = 0, peer_epoch, i, round;
+	struct xp_msg_expect e;
+
+	pair(nonzero((u32)take8(in) << 24 | 1), nonzero((u32)take8(in) << 24 | 2));
+	memset(handled, 0, sizeof(handled));
+	peer_epoch = mb.epoch;
+	for (round = 0; round < 256 && in->n; round++) {
+		u8 op = take8(in), k = take8(in);
+		struct xp_msg m;
+
+		switch (op % 8) {
+		case 0:		/* a new INVALIDATE */
+		case 1:
+			if (nsent == SENT || nwire == WIRE)
+				break;
+			memset(&m, 0, sizeof(m));
+			m.u.inval.token = 1;
+			m.u.inval.len = 4096;
+			m.u.inval.rid = xp_rpc_inval_rid(&ab, peer_epoch);
+			CHECK(xp_rid_n(m.u.inval.rid) == nsent + 1);
+			CHECK(xp_msg_seal(&m, XP_MSG_INVALIDATE, 0, 1, ma.epoch, mb.epoch,
+					  xp_rid(ma.epoch, 1)) == 0);
+			sent[++nsent] = m.u.inval.rid;
+			wire[nwire++] = m;
+			break;
+		case 2:		/* re-post one not yet done (same rid) */
+			if (!nsent || nwire == WIRE)
+				break;
+			i = 1 + k % nsent;
+			if (xp_rpc_inval_done(&ab, sent[i], peer_epoch))
+				break;
+			memset(&m, 0, sizeof(m));
+			m.u.inval.token = 1;
+			m.u.inval.len = 4096;
+			m.u.inval.rid = sent[i];
+			CHECK(xp_msg_seal(&m, XP_MSG_INVALIDATE, 0, 1, ma.epoch, mb.epoch,
+					  xp_rid(ma.epoch, 1)) == 0);
+			wire[nwire++] = m;
+			break;
+		case 3:		/* deliver one (any order), maybe keep a copy */
+			if (!nwire)
+				break;
+			i = k % nwire;
+			m = wire[i];
+			if (op & 0x80)	/* corrupted on the way */
+				((u8 *)&m)[XP_MSG_HDR_SIZE + take8(in) % 32] ^= 1 + (k & 0x7f);
+			if (!(op & 0x40))	/* else duplicated: stays on the wire */
+				wire[i] = wire[--nwire];
+			e.src = 0;
+			e.dst = 1;
+			e.src_epoch = mb.peers[0].epoch;
+			e.dst_epoch = mb.epoch;
+			e.max_parts = 2;
+			if (xp_msg_check(&m, &e, NULL) != XP_REJ_OK)
+				break;
+			if (xp_rpc_inval_rx(&ba, &m) == XP_INV_NEW) {
+				CHECK(nqueue < 256);
+				queue[nqueue++] = m;
+			}
+			break;
+		case 4:		/* drop one */
+			if (nwire) {
+				i = k % nwire;
+				wire[i] = wire[--nwire];
+			}
+			break;
+		case 5:		/* b handles one queued (any order) */
+			if (!nqueue)
+				break;
+			i = k % nqueue;
+			m = queue[i];
+			queue[i] = queue[--nqueue];
+			if (m.h.src_epoch == ma.epoch && m.h.dst_epoch == mb.epoch)
+				handled[xp_rid_n(m.u.inval.rid)] = 1;
+			xp_rpc_inval_handled(&ba, &m);
+			break;
+		case 6:		/* b restarts: a sees its new epoch */
+			mb.epoch = nonzero(mb.epoch + 1 + (k & 3));
+			ma.peers[1].epoch = peer_epoch = mb.epoch;
+			nsent = 0;
+			memset(handled, 0, sizeof(handled));
+			break;
+		case 7:		/* a restarts (self-fence): channels re-initialised */
+			ma.epoch = nonzero(ma.epoch + 1 + (k & 3));
+			mb.peers[0].epoch = ma.epoch;
+			xp_chan_init(&ab, &ma, 1, NULL);
+			nsent = 0;
+			memset(handled, 0, sizeof(handled));
+			break;
+		}
+		/* No-reuse: done(n) only when b handled every n' <= n. */
+		for (i = 1; i <= nsent; i++) {
+			if (!xp_rpc_inval_done(&ab, sent[i], peer_epoch))
+				continue;
+			for (u32 j = 1; j <= i; j++)
+				CHECK(handled[j]);
+		}
+	}
+	/* Liveness: a network that delivers in order completes everything. */
+	for (i = 1; i <= nsent; i++) {
+		struct xp_msg m;
+
+		if (xp_rpc_inval_done(&ab, sent[i], peer_epoch))
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.u.inval.token = 1;
+		m.u.inval.len = 4096;
+		m.u.inval.rid = sent[i];
+		CHECK(xp_msg_seal(&m, XP_MSG_INVALIDATE, 0, 1, ma.epoch, mb.epoch,
+				  xp_rid(ma.epoch, 1)) == 0);
+		if (xp_rpc_inval_rx(&ba, &m) == XP_INV_NEW)
+			xp_rpc_inval_handled(&ba, &m);
+	}
+	for (i = 0; i < nqueue; i++)	/* what b had taken but not handled */
+		xp_rpc_inval_handled(&ba, &queue[i]);
+	for (i = 1; i <= nsent; i++)
+		CHECK(xp_rpc_inval_done(&ab, sent[i], peer_epoch));
+}
+
+static void fuzz_reply(struct input *in)
+{
+	static struct xp_req rq[4];
+	struct xp_msg req[4];
+	struct xp_rpc t;
+	u32 i, round, n = 0;
+	u64 released = 0;
+
+	pair(nonzero(take8(in) << 8 | 3), nonzero(take8(in) << 8 | 4));
+	xp_rpc_init(&t);
+	for (i = 0; i < 4; i++) {
+		u32 type = (take8(in) & 1) ? XP_MSG_FAULT : XP_MSG_GET;
+
+		memset(&req[i], 0, sizeof(req[i]));
+		if (type == XP_MSG_FAULT) {
+			req[i].u.fault.token = 5;
+			req[i].u.fault.offset = (u64)(take8(in) & 3) << 12;
+			req[i].u.fault.npages = 1 + (take8(in) & 15);
+		} else {
+			req[i].u.get.segid = 42;
+			req[i].u.get.flags = 1;
+		}
+		CHECK(xp_rpc_begin(&t, &rq[i], &ab, &req[i], type, 10, 100) == 0);
+		CHECK(xp_rpc_post(&rq[i], &ab, &req[i], 0) == 0 ||
+		      rq[i].peer_epoch == mb.epoch);
+	}
+	for (round = 0; round < 64 && in->n; round++) {
+		u8 op = take8(in);
+		struct xp_msg m;
+		struct xp_req *got, before[4];
+		u64 rid;
+
+		memset(&m, 0, sizeof(m));
+		i = op & 3;
+		/* A rid: one of ours, or anything (a lying or confused peer). */
+		if (op & 4)
+			take(in, &rid, 8);
+		else
+			rid = rq[i].rid;
+		if (op & 8) {
+			m.h.type = XP_MSG_FAULT_REPLY;
+			m.u.fault_reply.rid = rid;
+			m.u.fault_reply.offset = (u64)(take8(in) & 15) << 12;
+			m.u.fault_reply.count = 1;
+			m.u.fault_reply.runs[0] = xp_run(take8(in), 1 + (take8(in) & 3));
+			m.u.fault_reply.flags = take8(in) & 3;
+		} else {
+			m.h.type = XP_MSG_GET_REPLY;
+			m.u.get_reply.rid = rid;
+			m.u.get_reply.token = 100 + round;
+			m.u.get_reply.status = (op & 0x10) ? -13 : 0;
+		}
+		m.h.src_epoch = (op & 0x20) ? mb.epoch + 1 : mb.epoch;
+		memcpy(before, rq, sizeof(before));
+		n = ab.rpc.stats.orphans_released;
+		got = xp_rpc_reply(&t, &ab, &m, 0);
+		if (got) {
+			u32 g = (u32)(got - rq);
+
+			CHECK(g < 4);
+			CHECK(!before[g].done);
+			CHECK(got->rid == rid && got->reply_type == m.h.type);
+			CHECK(got->peer_epoch == m.h.src_epoch);
+			if (m.h.type == XP_MSG_FAULT_REPLY)
+				CHECK(m.u.fault_reply.offset == before[g].offset);
+		} else if (m.h.type == XP_MSG_GET_REPLY && !m.u.get_reply.status) {
+			CHECK(ab.rpc.stats.orphans_released == n + 1);
+			released++;
+		}
+		/* Nobody else moved. */
+		for (i = 0; i < 4; i++)
+			if (&rq[i] != got)
+				CHECK(!memcmp(&before[i], &rq[i], sizeof(rq[i])));
+		if (op & 0x40 && !(op & 0x80)) {
+			i = take8(in) & 3;
+			if (rq[i].prev || rq[i].next || t.head == &rq[i])
+				xp_rpc_end(&t, &rq[i]);
+		}
+	}
+	CHECK(ab.rpc.stats.orphans_released == released);
+	(void)xp_rpc_fail(&t, XP_RPC_ALL, -ECONNRESET);
+	for (i = 0; i < 4; i++)
+		if (rq[i].prev || rq[i].next || t.head == &rq[i])
+			xp_rpc_end(&t, &rq[i]);
+	CHECK(t.head == NULL && t.inflight[1] == 0);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	struct input in = { data, size };
 
-	switch (take8(&in) & 3) {
+	switch (take8(&in) % 6) {
 	case 0:
 		fuzz_header(&in);
 		break;
@@ -264,6 +521,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		break;
 	case 3:
 		fuzz_table(&in);
+		break;
+	case 4:
+		fuzz_inval(&in);
+		break;
+	case 5:
+		fuzz_reply(&in);
 		break;
 	}
 	return 0;

@@ -3,7 +3,7 @@
  * member_test.cc - the membership state machine under simulated time:
  * join handshake, heartbeats, SUSPECT then fence with a reason, self-fence
  * and rejoin under a new epoch, and stale-epoch messages and late
- * completions ignored.  Nodes share one region in memory; "running" says
+ * completion words ignored.  Nodes share one region in memory; "running" says
  * whether a node gets ticked and polls its rings in a step.
  */
 #include "cluster.h"
@@ -174,6 +174,7 @@ TEST_F(Cluster, StaleEpochMessagesAreDroppedAndCounted)
 
 	// A PING from node 0 in its current epoch is accepted...
 	memset(&msg, 0, sizeof(msg));
+	msg.u.ping.rid = xp_rid(e0, 1);
 	ASSERT_EQ(xp_chan_send(&node(0).ch[1], &msg, XP_MSG_PING, now), 0);
 	// ...one with its previous epoch is not,
 	memset(&msg, 0, sizeof(msg));
@@ -222,6 +223,7 @@ TEST_F(Cluster, MessagesFromAFencedIncarnationAreDropped)
 	xp_msg msg;
 	memset(&msg, 0, sizeof(msg));
 	msg.u.inval.len = 4096;
+	msg.u.inval.rid = xp_rid(e2, 1);
 	xp_msg_seal(&msg, XP_MSG_INVALIDATE, 2, 0, e2, m(0).epoch, (u64)e2 << 32 | 50);
 	ASSERT_EQ(xp_ring_push(&node(2).ch[0].tx, &msg), XP_REJ_OK);
 	size_t before = node(0).other.size();
@@ -237,64 +239,59 @@ TEST_F(Cluster, MessagesFromAFencedIncarnationAreDropped)
 	EXPECT_EQ(m(0).stats.acks_sent, acks);
 }
 
-TEST_F(Cluster, PingRoundTripAndLateCompletionsIgnored)
+TEST_F(Cluster, PingIsAnsweredByPongAndLateCompletionsIgnored)
 {
 	make(2);
 	join_all();
 	xp_chan *c01 = &node(0).ch[1];
 	xp_msg msg;
 
+	// PING is answered by a PONG echoing its rid (no completion word).
 	memset(&msg, 0, sizeof(msg));
+	msg.u.ping.rid = xp_rid(m(0).epoch, 7);
 	ASSERT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), 0);
-	u64 seq = msg.h.seq;
-	EXPECT_EQ(xp_chan_done(c01, seq), 0);
-	node(1).poll(now);	// node 1 completes it
-	EXPECT_EQ(xp_chan_done(c01, seq), 1);
+	node(1).poll(now);
+	size_t before = node(0).other.size();
+	node(0).poll(now);
+	ASSERT_EQ(node(0).other.size(), before + 1);
+	EXPECT_EQ(node(0).other.back().h.type, XP_MSG_PONG);
+	EXPECT_EQ(node(0).other.back().u.ping.rid, xp_rid(m(0).epoch, 7));
+	EXPECT_EQ(c01->rpc.last_pong, xp_rid(m(0).epoch, 7));
+	EXPECT_EQ(xp_region_comp(&reg->r, 1, 0)->seq, 0u);
 
-	// A completion written by an old incarnation of node 1 (its epoch
-	// differs from the one node 0 knows) does not complete anything.
-	memset(&msg, 0, sizeof(msg));
-	ASSERT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), 0);
-	u64 seq2 = msg.h.seq;
+	// An INVALIDATE's completion word written by an old incarnation of
+	// node 1 (its epoch differs from the one node 0 knows) completes
+	// nothing, nor does one numbered for an older epoch of ours.
+	u64 rid = xp_rpc_inval_rid(c01, m(1).epoch);
+	ASSERT_EQ(rid, xp_rid(m(0).epoch, 1));
 	xp_comp *w = xp_region_comp(&reg->r, 1, 0);
 	w->epoch = m(1).epoch - 1;
-	w->seq = seq2;
-	EXPECT_EQ(xp_chan_done(c01, seq2), 0);
-	// Nor one for the same counter in an older epoch of ours.
+	w->seq = rid;
+	EXPECT_EQ(xp_rpc_inval_done(c01, rid, m(1).epoch), 0);
 	w->epoch = m(1).epoch;
-	w->seq = (u64)(m(0).epoch - 1) << 32 | 0xffffffff;
-	EXPECT_EQ(xp_chan_done(c01, seq2), 0);
-	// The real one does.
-	node(1).poll(now);
-	EXPECT_EQ(xp_chan_done(c01, seq2), 1);
+	w->seq = xp_rid(m(0).epoch - 1, 0xffffffff);
+	EXPECT_EQ(xp_rpc_inval_done(c01, rid, m(1).epoch), 0);
+	w->seq = rid;
+	EXPECT_EQ(xp_rpc_inval_done(c01, rid, m(1).epoch), 1);
 
-	// After node 1 is fenced, its completions no longer count, and the
-	// wait ends at once rather than at the deadline.
-	memset(&msg, 0, sizeof(msg));
-	ASSERT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), 0);
-	u64 seq3 = msg.h.seq;
+	// After node 1 is fenced, its words no longer count and no number is
+	// handed out for it; a ping ends at once rather than at the deadline.
 	ASSERT_EQ(xp_member_fence(&m(0), 1, m(0).peers[1].epoch, XP_R_TIMEOUT, now), 0);
-	node(1).poll(now);	// late: node 1 completes after the fence
-	EXPECT_EQ(xp_chan_done(c01, seq3), 0);
-	EXPECT_EQ(xp_chan_wait(c01, seq3, xp_clock_ns() + 1000 * kMs, nullptr, nullptr),
-		  -ECONNRESET);
-	EXPECT_EQ(xp_chan_send(c01, &msg, XP_MSG_PING, now), -ESRCH);
-	EXPECT_EQ(xpsim::Node::fence, node(0).m.ops->fence);
+	EXPECT_EQ(xp_rpc_inval_done(c01, rid, m(1).epoch), 0);
+	EXPECT_EQ(xp_rpc_inval_rid(c01, m(1).epoch), 0u);
+	EXPECT_EQ(xp_chan_ping(c01, xp_clock_ns() + 1000 * kMs, nullptr, nullptr),
+		  -ESRCH);
 	ASSERT_EQ(node(0).fences.size(), 1u);
 	EXPECT_EQ(node(0).fences[0].reason, (u32)XP_R_TIMEOUT);
 }
 
-TEST_F(Cluster, WaitHonoursItsDeadline)
+TEST_F(Cluster, PingHonoursItsDeadline)
 {
 	make(2);
 	join_all();
-	xp_msg msg;
-
-	memset(&msg, 0, sizeof(msg));
-	ASSERT_EQ(xp_chan_send(&node(0).ch[1], &msg, XP_MSG_PING, now), 0);
-	// Nobody answers: the wait returns -ETIMEDOUT at the deadline.
+	// Nobody answers: the ping returns -ETIMEDOUT at the deadline.
 	u64 t0 = xp_clock_ns();
-	EXPECT_EQ(xp_chan_wait(&node(0).ch[1], msg.h.seq, t0 + 20 * kMs, nullptr, nullptr),
+	EXPECT_EQ(xp_chan_ping(&node(0).ch[1], t0 + 20 * kMs, nullptr, nullptr),
 		  -ETIMEDOUT);
 	EXPECT_GE(xp_clock_ns() - t0, 20 * kMs);
 }

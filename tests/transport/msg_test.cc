@@ -11,6 +11,7 @@
 
 extern "C" {
 #include "msg.h"
+#include "rpc.h"
 }
 
 namespace {
@@ -22,7 +23,15 @@ xp_msg valid(u32 type)
 	xp_msg m;
 
 	memset(&m, 0, sizeof(m));
+	// Requests carry a rid of their sender's epoch, replies one of ours.
+	const u64 req_rid = (u64)kSrcEpoch << 32 | 3, reply_rid = (u64)kDstEpoch << 32 | 4;
 	switch (type) {
+	case XP_MSG_PING:
+		m.u.ping.rid = req_rid;
+		break;
+	case XP_MSG_PONG:
+		m.u.ping.rid = reply_rid;
+		break;
 	case XP_MSG_JOIN:
 		m.u.join.window_pfn = 0x100000;
 		m.u.join.window_pages = 0x40000;
@@ -33,17 +42,20 @@ xp_msg valid(u32 type)
 	case XP_MSG_GET:
 		m.u.get.segid = 42;
 		m.u.get.flags = 2;
+		m.u.get.rid = req_rid;
 		break;
 	case XP_MSG_GET_REPLY:
 		m.u.get_reply.segid = 42;
 		m.u.get_reply.token = 9;
 		m.u.get_reply.size = 1 << 20;
+		m.u.get_reply.rid = reply_rid;
 		break;
 	case XP_MSG_FAULT:
 		m.u.fault.token = 9;
 		m.u.fault.offset = 0x200000;
 		m.u.fault.npages = 16;
 		m.u.fault.flags = XP_FAULTF_WRITE;
+		m.u.fault.rid = req_rid;
 		break;
 	case XP_MSG_FAULT_REPLY:
 		m.u.fault_reply.token = 9;
@@ -52,12 +64,15 @@ xp_msg valid(u32 type)
 		m.u.fault_reply.runs[0] = xp_run(1, 1);
 		m.u.fault_reply.runs[1] = xp_run(0x200, 500);
 		m.u.fault_reply.runs[2] = xp_run(3, 2);
+		m.u.fault_reply.rid = reply_rid;
 		break;
 	case XP_MSG_INVALIDATE:
 	case XP_MSG_UNPIN:
 		m.u.inval.token = 9;
 		m.u.inval.offset = 0x1000;
 		m.u.inval.len = 0x3000;
+		if (type == XP_MSG_INVALIDATE)
+			m.u.inval.rid = req_rid;
 		break;
 	case XP_MSG_INVALIDATE_DONE:
 		m.u.inval_done.acked_seq = (u64)kDstEpoch << 32 | 3;
@@ -178,6 +193,26 @@ TEST_F(MsgCheck, UnknownSenderEpochIsNotChecked_ButJoinMayNotGoBack)
 	EXPECT_EQ(xp_msg_check(&m, &e, &st), XP_REJ_OK);
 	e.src_epoch = kSrcEpoch + 1;
 	expect_rejected(XP_MSG_JOIN, [](xp_msg &) {}, XP_REJ_SRC_EPOCH, true, e);
+}
+
+TEST_F(MsgCheck, RequestIds)
+{
+	// A request's rid is of its sender's epoch, never n = 0.
+	for (u32 t : {XP_MSG_PING, XP_MSG_GET, XP_MSG_FAULT, XP_MSG_INVALIDATE}) {
+		expect_rejected(t, [t](xp_msg &m) {
+			*xp_msg_rid(&m, t) = (u64)(kSrcEpoch + 1) << 32 | 3; }, XP_REJ_SEQ);
+		expect_rejected(t, [t](xp_msg &m) {
+			*xp_msg_rid(&m, t) = (u64)kSrcEpoch << 32; }, XP_REJ_SEQ);
+	}
+	// A reply's is of our epoch: an answer to an older incarnation of ours
+	// is stale.
+	for (u32 t : {XP_MSG_PONG, XP_MSG_GET_REPLY, XP_MSG_FAULT_REPLY}) {
+		expect_rejected(t, [t](xp_msg &m) {
+			*xp_msg_rid(&m, t) = (u64)(kDstEpoch - 1) << 32 | 4; }, XP_REJ_SEQ);
+		expect_rejected(t, [t](xp_msg &m) { *xp_msg_rid(&m, t) = 0; }, XP_REJ_SEQ);
+	}
+	// UNPIN expects no answer and carries none.
+	expect_rejected(XP_MSG_UNPIN, [](xp_msg &m) { m.u.inval.rid = 1; }, XP_REJ_RESERVED);
 }
 
 TEST_F(MsgCheck, Payloads)

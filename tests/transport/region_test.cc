@@ -105,7 +105,9 @@ TEST_F(Attach, EachBadFieldHasItsError)
 		int want;
 	} cases[] = {
 		{"magic", [](xp_region_hdr *x) { x->magic ^= 1; }, XP_ATTACH_BAD_MAGIC},
-		{"version", [](xp_region_hdr *x) { x->version = 2; }, XP_ATTACH_BAD_VERSION},
+		{"version", [](xp_region_hdr *x) { x->version = XP_REGION_VERSION + 1; }, XP_ATTACH_BAD_VERSION},
+		// A build of the protocol before request ids: refused, not misread.
+		{"version 1", [](xp_region_hdr *x) { x->version = 1; }, XP_ATTACH_BAD_VERSION},
 		{"hdr_size", [](xp_region_hdr *x) { x->hdr_size = 64; }, XP_ATTACH_BAD_HDR_SIZE},
 		{"max_parts", [](xp_region_hdr *x) { x->max_parts = 1000; }, XP_ATTACH_BAD_PARAMS},
 		{"ring_slots", [](xp_region_hdr *x) { x->ring_slots = 3; }, XP_ATTACH_BAD_PARAMS},

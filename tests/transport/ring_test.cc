@@ -23,7 +23,7 @@ xp_msg ping(u64 n)
 	xp_msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.u.ping.cookie = n;
+	m.u.ping.rid = n;
 	xp_msg_seal(&m, XP_MSG_PING, 0, 1, 1, 1, 1ull << 32 | (n & 0xffffffff));
 	return m;
 }
@@ -62,7 +62,7 @@ TEST_F(Ring, FifoUntilFullThenEAGAIN)
 	EXPECT_EQ(xp_ring_pending(&c), 8);
 	for (u64 i = 0; i < 8; i++) {
 		ASSERT_EQ(xp_ring_pop(&c, &out), 1);
-		EXPECT_EQ(out.u.ping.cookie, i);
+		EXPECT_EQ(out.u.ping.rid, i);
 		xp_msg want = ping(i);
 		EXPECT_EQ(memcmp(&out, &want, XP_MSG_HDR_SIZE + want.h.len), 0);
 	}
@@ -82,11 +82,11 @@ TEST_F(Ring, WrapsAroundTheSlotsManyTimes)
 		ASSERT_EQ(xp_ring_push(&p, &in), 0);
 		if (i % 3 == 2) {	// uneven fill levels across the wrap
 			while (xp_ring_pop(&c, &out) == 1)
-				ASSERT_EQ(out.u.ping.cookie, next_out++);
+				ASSERT_EQ(out.u.ping.rid, next_out++);
 		}
 	}
 	while (xp_ring_pop(&c, &out) == 1)
-		ASSERT_EQ(out.u.ping.cookie, next_out++);
+		ASSERT_EQ(out.u.ping.rid, next_out++);
 	EXPECT_EQ(next_out, 1000u);
 }
 
@@ -101,7 +101,7 @@ TEST_F(Ring, IndexesWrapAt32Bits)
 		in = ping(i);
 		ASSERT_EQ(xp_ring_push(&p, &in), 0);
 		ASSERT_EQ(xp_ring_pop(&c, &out), 1);
-		ASSERT_EQ(out.u.ping.cookie, i);
+		ASSERT_EQ(out.u.ping.rid, i);
 	}
 	EXPECT_LT(ctrl()->head, 100u);
 }
@@ -124,7 +124,7 @@ TEST_F(Ring, BatchedReserveAndPublish)
 	xp_ring_publish(&p, pending);
 	for (u64 i = 0; i < 8; i++) {
 		ASSERT_EQ(xp_ring_pop(&c, &out), 1);
-		EXPECT_EQ(out.u.ping.cookie, i);
+		EXPECT_EQ(out.u.ping.rid, i);
 	}
 }
 
@@ -198,7 +198,7 @@ TEST(RingThreads, TwoThreadsHammerInOrder)
 		xp_msg m = ping(0);
 
 		for (u64 i = 0; i < kCount && !fail; ) {
-			m.u.ping.cookie = i;
+			m.u.ping.rid = i;
 			m.u.ping.t_ns = ~i;
 			int r = xp_ring_push(&p, &m);
 			if (r == 0)
@@ -222,7 +222,7 @@ TEST(RingThreads, TwoThreadsHammerInOrder)
 			std::this_thread::yield();
 			continue;
 		}
-		if (m.u.ping.cookie != next || m.u.ping.t_ns != ~next)
+		if (m.u.ping.rid != next || m.u.ping.t_ns != ~next)
 			errors++;
 		next++;
 	}

@@ -51,7 +51,7 @@ static void producer(void *arg)
 	}
 	for (; i < a->msgs; ) {
 		if (a->full) {
-			m.u.ping.cookie = i;
+			m.u.ping.rid = i;
 			xp_msg_seal(&m, XP_MSG_PING, 0, 1, 1, 1, 1ull << 32 | (u32)(i + 1));
 		}
 		if (xp_ring_push(&p, &m) == 0)
