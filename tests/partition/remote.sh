@@ -174,6 +174,91 @@ stalled_owner() {
 }
 check "remote: stalled fault service: GET gives up at fault_ms (ETIMEDOUT), no fence" stalled_owner
 
+# ---- issue 9: requests with ids, gap-free completions, an independent poller ----
+# A getrace exporter left running in partition P as UID (setsid): its segid.
+getrace_exporter() { # P UID SECONDS
+	"$lab" exec "$1" --timeout 60 -- sh -c "setsid $bin/xpmem-xpart-getrace export $3 $2 \
+		>/tmp/getrace.out 2>&1 </dev/null & echo \$! >/tmp/getrace.pid; i=0
+		while [ \$i -lt 300 ]; do grep -q '^segid ' /tmp/getrace.out && break
+		i=\$((i + 1)); sleep 0.1; done; awk '/^segid /{ print \$2 }' /tmp/getrace.out"
+}
+getrace_exporter_stop() { # P
+	"$lab" exec "$1" --timeout 30 -- sh -c 'kill $(cat /tmp/getrace.pid) 2>/dev/null; true'
+}
+
+# User A (uid 1000) GETs her 0600 segment in 0 while user B (uid 1001) GETs
+# the same segid (EACCES each); 0's fault service takes 400 ms a request
+# (fault_ms 1000: GETs are re-posted every 250 ms), so GETs are answered
+# twice, and late.  An answer reaches only the GET it answers (its rid):
+# B never gets a permit; late answers are handed back (RELEASE).
+two_users_get() {
+	local seg r=0 v0
+	v0=$(view 1) || return 1
+	seg=$(getrace_exporter 0 1000 60) || return 1
+	echo "segid $seg"
+	[ -n "$seg" ] || return 1
+	xctl 0 inject stall_fault_service_ms 400 >/dev/null || r=1
+	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-getrace" race "$seg" 10 1000 1001 \
+		>"$logs/getrace.att" 2>&1 || r=1
+	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
+	getrace_exporter_stop 0 || r=1
+	cat "$logs/getrace.att"
+	grep -q '^PASS getrace' "$logs/getrace.att" || r=1
+	[ "$(field "$(view 1)" 0 3)" = "$(field "$v0" 0 3)" ] || { echo "0 was fenced"; r=1; }
+	return $r
+}
+check "remote: two users GET one segid from a stalled owner: B never gets A's answer (rid)" two_users_get
+
+# The attacher holds two proxies of the same pages (two probers, two GETs:
+# two exports on the owner); the owner unmaps a page they both read, and its
+# first INVALIDATE to 1 is corrupted (dropped by 1).  The second one's
+# completion must not acknowledge the first: the owner waits for the
+# re-post, and both proxies get SIGBUS (no unpin while still mapped).
+two_proxies() {
+	local e0 m0 m1 r=0
+	e0=$(field "$(view 0)" 1 3)
+	m0=$(counter 1 dropped_malformed) || return 1
+	pair two-proxies 0 1 two-proxies --arm-before-munmap "inject corrupt_next 1" || r=1
+	m1=$(counter 1 dropped_malformed) || return 1
+	echo "partition 1 dropped_malformed $m0 -> $m1"
+	[ $((m1 - m0)) = 1 ] || r=1
+	[ "$(field "$(view 0)" 1 3)" = "$e0" ] && [ "$(field "$(view 0)" 1 2)" = UP ] ||
+		{ echo "1 was fenced"; r=1; }
+	return $r
+}
+check "remote: two proxies of one page, the first INVALIDATE corrupted: SIGBUS through both, no fence" two_proxies
+
+# 0's fault service is stuck (8 s a request) and 1 floods it with GETs until
+# its queue is full; meanwhile 1 invalidates 0's attachment of 1's memory
+# (pattern 1 -> 0: munmap and remap).  0's poller must keep taking the
+# INVALIDATEs and replies (the GETs it has no room for are dropped and
+# counted, their requesters re-post): no fence either way.
+blocked_fault_service() {
+	local seg r=0 v0 v1 d0 d1
+	v0=$(view 0) && v1=$(view 1) || return 1
+	seg=$(getrace_exporter 0 1000 120) || return 1
+	[ -n "$seg" ] || return 1
+	d0=$(counter 0 dropped_queue_full) || return 1
+	xctl 0 inject stall_fault_service_ms 8000 >/dev/null || r=1
+	"$lab" exec 1 --timeout 30 -- sh -c "setsid $bin/xpmem-xpart-getrace flood $seg 40 8 \
+		>/tmp/flood.out 2>&1 </dev/null &" || r=1
+	sleep 5
+	pair blocked 1 0 pattern || r=1
+	d1=$(counter 0 dropped_queue_full)
+	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
+	"$lab" exec 1 --timeout 90 -- sh -c 'i=0; while [ $i -lt 600 ]; do
+		grep -q "^PASS flood" /tmp/flood.out && break; i=$((i + 1)); sleep 0.1; done
+		cat /tmp/flood.out' | sed 's/^/    flood: /'
+	getrace_exporter_stop 0 || r=1
+	echo "partition 0 dropped_queue_full $d0 -> $d1"
+	[ "${d1:-0}" -gt "$d0" ] || { echo "the fault-service queue never filled: nothing was tested"; r=1; }
+	[ "$(field "$(view 0)" 1 3)" = "$(field "$v0" 1 3)" ] || { echo "0 saw 1 change epoch"; r=1; }
+	[ "$(field "$(view 1)" 0 3)" = "$(field "$v1" 0 3)" ] || { echo "1 fenced 0"; r=1; }
+	[ "$(field "$(view 0)" 1 2)" = UP ] && [ "$(field "$(view 1)" 0 2)" = UP ] || r=1
+	return $r
+}
+check "remote: 0's fault service stuck and flooded: 1's INVALIDATEs still complete, no fence (I6)" blocked_fault_service
+
 went_remote() {
 	local f i
 	f=$(counter 1 remote_faults) && i=$(counter 0 remote_invalidations) || return 1

@@ -12,6 +12,10 @@
 // |             | munmap + mmap + fill the attacher sees the new pages         |
 // | holes       | a hole at attach time and one made later: SIGBUS (in a       |
 // |             | prober child), the pages around them still read right        |
+// | two-proxies | two probers, each its own GET (two exports of the same pages |
+// |             | on the owner), read page pages/4; the exporter unmaps it:    |
+// |             | SIGBUS through both (with the owner's first INVALIDATE lost, |
+// |             | the second must not acknowledge it)                          |
 // | remove      | xpmem_remove: SIGBUS, and a new get is ENOENT                |
 // | exit        | the exporter exits: SIGBUS, never stale data                 |
 // | fork        | the exporter forks and writes: the attacher sees the parent's|
@@ -170,6 +174,23 @@ bool holes(Att &a)
 	return wait_exp(a, 2, "exporter unmapped page pages/4") &&
 	       probe_ok(a, p2, h2 + 1, 5) && probe_ok(a, p2, h2 - 1, 5) &&
 	       probe_sigbus(a, p2, h2, "hole made after the attach") &&
+	       (step(a, 3), true);
+}
+
+bool two_proxies(Att &a)
+{
+	const size_t h = a.pages / 4;
+	Prober p1, p2;
+
+	if (!wait_exp(a, 1, "exporter ready") ||
+	    !p1.start(a.data_seg, a.pages, 120, &a.err) ||
+	    !p2.start(a.data_seg, a.pages, 120, &a.err) ||
+	    !probe_ok(a, p1, h, 5) || !probe_ok(a, p2, h, 5))
+		return false;
+	step(a, 2);
+	return wait_exp(a, 2, "exporter unmapped page pages/4") &&
+	       probe_sigbus(a, p1, h, "first proxy, after the owner's munmap") &&
+	       probe_sigbus(a, p2, h, "second proxy, after the owner's munmap") &&
 	       (step(a, 3), true);
 }
 
@@ -454,6 +475,7 @@ struct Scenario {
 const Scenario kScenarios[] = {
 	{ "pattern", pattern_both_ways },
 	{ "holes", holes },
+	{ "two-proxies", two_proxies },
 	{ "remove", removed },
 	{ "exit", exits },
 	{ "fork", forks },

@@ -121,6 +121,18 @@ bool holes(Exp &e)
 	return wait_att(e, 3, "attacher took SIGBUS on the new hole");
 }
 
+// two-proxies: the attacher reads page pages/4 through two proxies; then
+// it is unmapped (--arm-before-munmap corrupts the first INVALIDATE).
+bool two_proxies(Exp &e)
+{
+	step(e, 1);
+	if (!wait_att(e, 2, "attacher read page pages/4 through both proxies") ||
+	    !remap(e, e.pages / 4, 1, false, 0))
+		return false;
+	step(e, 2);
+	return wait_att(e, 3, "attacher took SIGBUS through both proxies");
+}
+
 bool removed(Exp &e)
 {
 	step(e, 1);
@@ -311,6 +323,7 @@ struct Scenario {
 const Scenario kScenarios[] = {
 	{ "pattern", pattern_both_ways, 64, false },
 	{ "holes", holes, 16, false },
+	{ "two-proxies", two_proxies, 16, false },
 	{ "remove", removed, 8, false },
 	{ "exit", exits, 8, false },
 	{ "fork", forks, 64, false },
