@@ -15,15 +15,19 @@
  *   - one thread per peer, woken by that peer's doorbell, polls its channel.
  *     A sender rings vector = its own id, so the interrupt says who rang;
  *     an interrupt on a vector that names no peer wakes them all.  It only
- *     dispatches (see partition.h): replies to their waiting requesters,
- *     work to the peer's invalidation and fault-service threads through
- *     queues allocated at attach, as deep as a ring, so nothing allocates
- *     there; a poll takes no more messages than the queues have room for.
+ *     dispatches (see partition.h): replies to their waiting requesters (by
+ *     rid, transport/rpc.c), work to the peer's invalidation and
+ *     fault-service threads through queues allocated at attach, as deep as
+ *     a ring, so nothing allocates there.  A poll takes no more messages
+ *     than the invalidation queue has room for; a full fault-service queue
+ *     never holds it back (GET/FAULT dropped, UNPIN/RELEASE served here).
  *
- * A requester posts under the mutex and waits without it, for a completion
- * word (INVALIDATE, PING) or a reply message (GET, FAULT), sleeping between
- * looks on a wait queue every doorbell or delivered reply wakes; the wait is
- * bounded by its deadline and ends early when the peer is fenced.
+ * A requester posts under the mutex and waits without it, for a reply
+ * message (GET, FAULT, PING: partition_request.c) or the gap-free
+ * completion word (INVALIDATE: shootdown.c), sleeping between looks on a
+ * wait queue every doorbell or delivered reply wakes; the wait is bounded
+ * by its deadline and ends early when the peer is fenced.  The segment
+ * layer is reached only through its ops table (remote_ops.c).
  *
  * Windows: at load we allocate one page and write a random tag into it; we
  * publish the tag and that page's frame number (window_pfn) and our RAM size
