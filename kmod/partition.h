@@ -93,12 +93,14 @@ int xpmem_partition_post(u32 peer, struct xp_msg *msg, u32 type,
 int xpmem_partition_post_more(u32 peer, struct xp_msg *msg, u32 type,
 			      u64 deadline_ns);
 /*
- * INVALIDATE (transport/rpc.h): the rid of a new one to incarnation
- * @epoch of @peer (0: not its live incarnation any more: it was fenced),
- * kept across re-posts; and whether @peer, still @epoch, handled every
- * INVALIDATE up to @rid (its completion word, gap-free).
+ * INVALIDATE (transport/rpc.h): the rid to post to incarnation @epoch of
+ * @peer: @rid (0 the first time) while it is numbered for the current pair
+ * of incarnations, else a new number (a rejoin of ours restarted them); 0
+ * when @epoch is not @peer's live incarnation (it was fenced).  And
+ * whether @peer, still @epoch, handled every INVALIDATE up to @rid (its
+ * completion word, gap-free).
  */
-u64 xpmem_partition_inval_rid(u32 peer, u32 epoch);
+u64 xpmem_partition_inval_rid(u32 peer, u32 epoch, u64 rid);
 bool xpmem_partition_inval_done(u32 peer, u64 rid, u32 epoch);
 /*
  * Doorbells counted so far, and a sleep until the count moves past @gen or

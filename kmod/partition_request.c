@@ -188,12 +188,12 @@ static bool valid_peer(u32 peer)
 	return part.joined && peer < part.nparts && peer != part.self;
 }
 
-u64 xpmem_partition_inval_rid(u32 peer, u32 epoch)
+u64 xpmem_partition_inval_rid(u32 peer, u32 epoch, u64 rid)
 {
-	u64 rid = 0;
-
 	mutex_lock(&part.lock);
-	if (valid_peer(peer))
+	if (!valid_peer(peer))
+		rid = 0;
+	else if (!xp_rpc_inval_current(&part.chans[peer], rid, epoch))
 		rid = xp_rpc_inval_rid(&part.chans[peer], epoch);
 	mutex_unlock(&part.lock);
 	return rid;

@@ -41,8 +41,7 @@ static int post_invalidate(struct inval_target *t, unsigned long lo,
 	int err;
 
 	/* Gap-free per channel (rpc.h): a number taken is always posted. */
-	if (!t->rid)
-		t->rid = xpmem_partition_inval_rid(t->peer, t->epoch);
+	t->rid = xpmem_partition_inval_rid(t->peer, t->epoch, t->rid);
 	if (!t->rid)
 		return -ECONNRESET;	/* not its live incarnation: fenced */
 	m.u.inval.rid = t->rid;

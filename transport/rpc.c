@@ -250,6 +250,14 @@ u64 xp_rpc_inval_rid(struct xp_chan *ch, u32 peer_epoch)
 	return xp_rid(m->epoch, ++c->tx_n);
 }
 
+int xp_rpc_inval_current(const struct xp_chan *ch, u64 rid, u32 peer_epoch)
+{
+	const struct xp_member *m = ch->m;
+
+	return xp_rid_n(rid) && xp_rid_epoch(rid) == m->epoch &&
+	       ch->rpc.tx_self == m->epoch && ch->rpc.tx_peer == peer_epoch;
+}
+
 int xp_rpc_inval_done(const struct xp_chan *ch, u64 rid, u32 peer_epoch)
 {
 	const struct xp_member *m = ch->m;
@@ -257,8 +265,7 @@ int xp_rpc_inval_done(const struct xp_chan *ch, u64 rid, u32 peer_epoch)
 	u32 ep = xp_read_once(ch->comp_in->epoch);
 
 	/* Numbered for this pair of incarnations, and both still current. */
-	if (xp_rid_epoch(rid) != m->epoch || ch->rpc.tx_self != m->epoch ||
-	    ch->rpc.tx_peer != peer_epoch)
+	if (!xp_rpc_inval_current(ch, rid, peer_epoch))
 		return 0;
 	if (ep != peer_epoch || xp_member_peer_epoch(m, ch->peer) != peer_epoch ||
 	    !xp_member_peer_live(m, ch->peer))

@@ -155,6 +155,12 @@ u32 xp_rpc_fail(struct xp_rpc *t, u32 peer, int err);
  */
 u64 xp_rpc_inval_rid(struct xp_chan *ch, u32 peer_epoch);
 /*
+ * 1 when @rid is numbered for the current pair (our epoch, @peer_epoch):
+ * after a rejoin of ours a re-post needs a new number (the peer refuses a
+ * rid of our old epoch, and its tracker restarted).
+ */
+int xp_rpc_inval_current(const struct xp_chan *ch, u64 rid, u32 peer_epoch);
+/*
  * 1 when the peer, still incarnation @peer_epoch, handled every INVALIDATE
  * up to @rid (its completion word); 0 otherwise.
  */

@@ -636,8 +636,11 @@ TEST_F(Rpc, OurRestartRestartsOurNumberingAndTracker)
 	receive_invalidations();
 	handle_invalidations();
 	EXPECT_EQ(ch(1, 0)->rpc.rx_done, 1u);
+	EXPECT_EQ(xp_rpc_inval_current(ch(0, 1), a1.u.inval.rid, m(1).epoch), 1);
 	ASSERT_EQ(xp_member_join(&m(0), now), 0);
 	node(0).init_chans();
+	// A re-post of a1 would carry a rid of our old epoch: it needs a new one.
+	EXPECT_EQ(xp_rpc_inval_current(ch(0, 1), a1.u.inval.rid, m(1).epoch), 0);
 	for (int i = 0; i < 50 && !all_up(); i++)
 		step();
 	ASSERT_TRUE(all_up());
