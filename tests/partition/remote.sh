@@ -185,25 +185,39 @@ getrace_exporter() { # P UID SECONDS
 getrace_exporter_stop() { # P
 	"$lab" exec "$1" --timeout 30 -- sh -c 'kill $(cat /tmp/getrace.pid) 2>/dev/null; true'
 }
+# The checks below assert "no fence" of a kind the defects caused (a request
+# or invalidation timeout); a partition the loaded host starves of CPU for
+# dead_ms (self-stalled, heartbeat) is not one: dead_ms is raised meanwhile.
+set_dead_ms() { # MS
+	local p
+	for ((p = 0; p < n; p++)); do xctl "$p" set dead_ms "$1" >/dev/null || return 1; done
+}
 
 # User A (uid 1000) GETs her 0600 segment in 0 while user B (uid 1001) GETs
-# the same segid (EACCES each); 0's fault service takes 400 ms a request
+# the same segid (EACCES each); 0's fault service takes 300 ms a request
 # (fault_ms 1000: GETs are re-posted every 250 ms), so GETs are answered
 # twice, and late.  An answer reaches only the GET it answers (its rid):
-# B never gets a permit; late answers are handed back (RELEASE).
+# B never gets a permit; second answers are handed back (RELEASE) or
+# dropped, counted as stale: their count shows the race was run.
 two_users_get() {
-	local seg r=0 v0
+	local seg r=0 v0 s0 s1
+	set_dead_ms 10000 || return 1
 	v0=$(view 1) || return 1
+	s0=$(counter 1 dropped_stale_epoch) || return 1
 	seg=$(getrace_exporter 0 1000 60) || return 1
 	echo "segid $seg"
 	[ -n "$seg" ] || return 1
-	xctl 0 inject stall_fault_service_ms 400 >/dev/null || r=1
-	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-getrace" race "$seg" 10 1000 1001 \
+	xctl 0 inject stall_fault_service_ms 300 >/dev/null || r=1
+	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-getrace" race "$seg" 15 1000 1001 \
 		>"$logs/getrace.att" 2>&1 || r=1
 	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
 	getrace_exporter_stop 0 || r=1
 	cat "$logs/getrace.att"
 	grep -q '^PASS getrace' "$logs/getrace.att" || r=1
+	s1=$(counter 1 dropped_stale_epoch) || r=1
+	echo "partition 1: answers nobody waited for (dropped_stale_epoch) $s0 -> $s1"
+	[ "${s1:-0}" -gt "$s0" ] || { echo "no GET was answered twice: the race was not run"; r=1; }
+	set_dead_ms 1000 || r=1
 	[ "$(field "$(view 1)" 0 3)" = "$(field "$v0" 0 3)" ] || { echo "0 was fenced"; r=1; }
 	return $r
 }
@@ -235,14 +249,15 @@ check "remote: two proxies of one page, the first INVALIDATE corrupted: SIGBUS t
 # counted, their requesters re-post): no fence either way.
 blocked_fault_service() {
 	local seg r=0 v0 v1 d0 d1
+	set_dead_ms 10000 || return 1
 	v0=$(view 0) && v1=$(view 1) || return 1
 	seg=$(getrace_exporter 0 1000 120) || return 1
 	[ -n "$seg" ] || return 1
 	d0=$(counter 0 dropped_queue_full) || return 1
 	xctl 0 inject stall_fault_service_ms 8000 >/dev/null || r=1
-	"$lab" exec 1 --timeout 30 -- sh -c "setsid $bin/xpmem-xpart-getrace flood $seg 40 8 \
+	"$lab" exec 1 --timeout 30 -- sh -c "setsid $bin/xpmem-xpart-getrace flood $seg 25 8 \
 		>/tmp/flood.out 2>&1 </dev/null &" || r=1
-	sleep 5
+	sleep 8
 	pair blocked 1 0 pattern || r=1
 	d1=$(counter 0 dropped_queue_full)
 	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
@@ -255,6 +270,7 @@ blocked_fault_service() {
 	[ "$(field "$(view 0)" 1 3)" = "$(field "$v0" 1 3)" ] || { echo "0 saw 1 change epoch"; r=1; }
 	[ "$(field "$(view 1)" 0 3)" = "$(field "$v1" 0 3)" ] || { echo "1 fenced 0"; r=1; }
 	[ "$(field "$(view 0)" 1 2)" = UP ] && [ "$(field "$(view 1)" 0 2)" = UP ] || r=1
+	set_dead_ms 1000 || r=1
 	return $r
 }
 check "remote: 0's fault service stuck and flooded: 1's INVALIDATEs still complete, no fence (I6)" blocked_fault_service

@@ -98,12 +98,19 @@ static int race_side(xpmem_segid_t segid, int seconds, uid_t uid_a, uid_t uid_b)
 	pid_t a, b;
 
 	fflush(stdout);
+	/*
+	 * Paced so that the owner keeps up (every GET is answered twice at
+	 * most, within about fault_ms) while B nearly always has a GET
+	 * waiting when a second answer to one of A's arrives.
+	 */
 	a = fork();
 	if (a == 0)
-		_exit(user("A", segid, seconds, uid_a, 200000));
+		_exit(user("A", segid, seconds, uid_a, 700000));
 	b = fork();
-	if (b == 0)
-		_exit(user("B", segid, seconds, uid_b, 20000));
+	if (b == 0) {
+		usleep(350000);
+		_exit(user("B", segid, seconds, uid_b, 300000));
+	}
 	if (a < 0 || b < 0)
 		return perror("fork"), 1;
 	waitpid(a, &st_a, 0);
@@ -132,7 +139,7 @@ static int flood_side(xpmem_segid_t segid, int seconds, int nproc)
 	fflush(stdout);
 	for (i = 0; i < nproc; i++)
 		if (fork() == 0)
-			_exit(user("F", segid, seconds, getuid(), 1000) > 1);
+			_exit(user("F", segid, seconds, getuid(), 20000) > 1);
 	while (wait(&st) > 0)
 		;
 	printf("PASS flood\n");
