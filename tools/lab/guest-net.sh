@@ -13,12 +13,12 @@ for m in "$@"; do
 	busybox insmod "$m" || { echo "guest-net: insmod $m failed" >&2; exit 1; }
 done
 ip link set lo up || exit 1
-# The driver probes the NICs asynchronously: wait for all n-1 of them.
+# The driver probes the NICs asynchronously: wait (60 s at most) for all n-1.
 want=$((n - 1)) i=0
 while [ "$(ls -d /sys/class/net/eth* 2>/dev/null | wc -l)" -lt $want ]; do
 	i=$((i + 1))
-	[ $i -gt 100 ] && { echo "guest-net: $want NICs expected, $(ls /sys/class/net)" >&2; exit 1; }
-	sleep 0.1
+	[ $i -gt 60 ] && { echo "guest-net: $want NICs expected, $(ls /sys/class/net)" >&2; exit 1; }
+	sleep 1
 done
 me=169.254.77.$((p + 1))
 for dev in /sys/class/net/eth*; do

@@ -54,7 +54,8 @@ lab_net_up() { # NPARTS
 	local n=$1 mods
 	mapfile -t mods < <(lab_net_modules)
 	[ ${#mods[@]} -gt 1 ] || { lab_say "partition $LAB_P: cannot find virtio_net in the guest kernel"; return 1; }
-	lab_agent_client exec --timeout 60 -- sh "$LAB_REPO/tools/lab/guest-net.sh" "$LAB_P" "$n" "${mods[@]}" ||
+	# Generous: on a loaded host a TCG guest takes tens of seconds to load modules.
+	lab_agent_client exec --timeout 240 -- sh "$LAB_REPO/tools/lab/guest-net.sh" "$LAB_P" "$n" "${mods[@]}" ||
 		{ lab_say "partition $LAB_P: network setup failed"; return 1; }
 	lab_say "partition $LAB_P: network up, $(lab_net_addr "$LAB_P")"
 }
