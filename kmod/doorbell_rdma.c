@@ -403,7 +403,8 @@ static void manage_peer(u32 p)
 	if (c) {
 		state = atomic_read(&c->state);
 		if (state == RDB_BROKEN) {
-			retire(p, c, "lost");
+			/* Said only of one that was up: attempts fail quietly. */
+			retire(p, c, c->announced ? "lost" : NULL);
 			c = NULL;
 		} else if (state == RDB_CONNECTING && time_after(jiffies, c->deadline)) {
 			retire(p, c, NULL);	/* it never came up: try again */
