@@ -113,7 +113,7 @@ check() {
 	esac
 }
 
-SD_PROPS="I1_no_reuse_while_mapped I2_own_deadline I2_within_deadline I3_fenced_never_acts"
+SD_PROPS="I1_no_reuse_while_mapped I2_within_deadline I3_fenced_never_acts I7_own_deadline I7_fence_names_incarnation"
 
 # ---- shootdown.pml: the correct protocol, at several bounds ----
 # two proxies of one page, warm (both mapped), one message lost or duplicated
@@ -131,11 +131,13 @@ check sd-rejoin shootdown.pml "-DWARM -DNEXP=1 -DNFAULT=1 -DNCHAOS=0 -DMAXEP=2 -
 check gap-ack shootdown.pml "-DWARM -DNEXP=2 -DNFAULT=0 -DNCHAOS=1 -DMAXEP=1 -DNCRASH=0 -DMUTANT_GAP" \
 	fail:I1_no_reuse_while_mapped
 check single-deadline shootdown.pml "-DWARM -DNEXP=2 -DNFAULT=0 -DNCHAOS=0 -DMAXEP=1 -DNCRASH=0 -DMUTANT_SINGLE_DEADLINE" \
-	fail:I2_own_deadline
+	fail:I7_own_deadline
 check batch-wait shootdown.pml "-DWARM -DNEXP=2 -DNFAULT=0 -DNCHAOS=0 -DMAXEP=1 -DNCRASH=0 -DMUTANT_BATCH_WAIT" \
 	fail:I2_within_deadline
 check quarantine-any-join shootdown.pml "-DWARM -DNEXP=1 -DNFAULT=0 -DNCHAOS=0 -DMAXEP=2 -DNCRASH=0 -DMUTANT_JOIN_RELEASE" \
 	fail:Q_release_only_newer_epoch
+check fence-without-epoch shootdown.pml "-DWARM -DNEXP=1 -DNFAULT=0 -DNCHAOS=1 -DMAXEP=2 -DNCRASH=1 -DMUTANT_FENCE_NO_EPOCH" \
+	fail:I7_fence_names_incarnation
 check install-without-recheck shootdown.pml "-DNEXP=1 -DNFAULT=1 -DNCHAOS=0 -DMAXEP=1 -DNCRASH=0 -DMUTANT_NO_GEN" \
 	fail:I1_no_reuse_while_mapped
 

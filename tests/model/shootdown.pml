@@ -53,7 +53,8 @@
 /* Property names: each assertion starts with one, so a violation names it. */
 hidden byte I1_no_reuse_while_mapped = 1;	/* I1: no frame is reused by its owner while A may still map it */
 hidden byte Q_release_only_newer_epoch = 1;	/* quarantine released only when its holder is seen under a newer epoch */
-hidden byte I2_own_deadline = 1;	/* I2: a target is fenced for silence only after its own full deadline */
+hidden byte I7_own_deadline = 1;	/* I7: a target is fenced for silence only after its own full deadline */
+hidden byte I7_fence_names_incarnation = 1;	/* I7: a timeout fences the incarnation that was silent, no other */
 hidden byte I2_within_deadline = 1;	/* I2: the shootdown finishes (acknowledged or fenced) within its deadline */
 hidden byte I3_fenced_never_acts = 1;	/* I3: a partition that saw itself fenced never acts under its old epoch */
 
@@ -129,6 +130,7 @@ inline o_fence(ep)
 	if
 	:: live(vSt) && vEp == ep ->
 #endif
+		assert(I7_fence_names_incarnation && (vEp == ep));
 		if
 		:: tblEp == vEp && tblSt != DEAD -> tblSt = DEAD
 		:: else
@@ -236,27 +238,6 @@ active proctype Notifier()
 				:: else
 				fi
 			}
-			/* fence what timed out, then quarantine or unpin */
-			if
-			:: waiting == 0 ->
-				for (k : 0 .. NEXP - 1) {
-					if
-					:: tSt[k] == 3 ->
-						assert(I2_own_deadline && (now >= tPost[k] + D));
-						o_fence(tEp[k])
-					:: else
-					fi
-				}
-				for (k : 0 .. NEXP - 1) {
-					if
-					:: (tSt[k] == 2 || tSt[k] == 3) && xLive[k] -> quar[k] = true
-					:: tSt[k] == 4 && pin[k] == old -> pin[k] = 0
-					:: else
-					fi
-				}
-				CHECK_I1()
-			:: else
-			fi
 		   }
 			if
 			:: waiting == 0 -> break
@@ -272,6 +253,28 @@ active proctype Notifier()
 			   }
 			fi
 		od;
+		/* fence what timed out (xpmem_partition_fence(peer, epoch)) ... */
+		atomic {
+			for (k : 0 .. NEXP - 1) {
+				if
+				:: tSt[k] == 3 ->
+					assert(I7_own_deadline && (now >= tPost[k] + D));
+					o_fence(tEp[k])
+				:: else
+				fi
+			}
+		}
+		/* ... then, under export_lock, quarantine or unpin */
+		atomic {
+			for (k : 0 .. NEXP - 1) {
+				if
+				:: (tSt[k] == 2 || tSt[k] == 3) && xLive[k] -> quar[k] = true
+				:: tSt[k] == 4 && pin[k] == old -> pin[k] = 0
+				:: else
+				fi
+			}
+			CHECK_I1()
+		}
 #if defined(MUTANT_SINGLE_DEADLINE) || defined(MUTANT_BATCH_WAIT)
 			e++
 		:: else -> break
