@@ -30,12 +30,12 @@ fi
 mkdir -p "$out" || exit 1
 
 # The counterexample, readably: one line per step of a process, the
-# bookkeeping of loops left out.
+# bookkeeping of loops and the clearing of local variables left out.
 trail() { # DIR MODEL DEFINES
 	# shellcheck disable=SC2086  # DEFINES is a list of -D words
 	(cd "$1" && spin $3 -t -p "$2" 2>&1) >"$1/trail.txt"
 	grep -E '^ *[0-9]+:[[:space:]]+proc|assertion violated|invalid end state|Error' "$1/trail.txt" |
-		grep -vE '\[(k = |\(\(k<=|else\]|\.\(goto\)\]|break\]|\(1\)\])' |
+		grep -vE '\[(k = |\(\(k<=|else\]|\.\(goto\)\]|break\]|\(1\)\]|[a-z]+ = 0\])' |
 		sed -E 's/^ *([0-9]+):[[:space:]]+proc +[0-9]+ \(([A-Za-z_:]+):[0-9]+\) [^:]+:([0-9]+) \(state [0-9]+\)/  \1 \2 line \3:/' |
 		tail -n 150 | sed 's/^/    | /'
 }
