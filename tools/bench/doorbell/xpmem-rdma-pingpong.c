@@ -7,10 +7,11 @@
  * interrupt, as the kernel's softirq handler does) or, with --busy, by
  * polling the CQ.
  *
- *   xpmem-rdma-pingpong server [--port P] [--send] [--busy]
+ *   xpmem-rdma-pingpong server [--port P] [-n N] [--send] [--busy]
  *   xpmem-rdma-pingpong client HOST [--port P] [-n N] [--send] [--busy]
  *
- * The server answers every doorbell with one; the client times N round
+ * The server answers N (and 10 warm-up) doorbells with one each, then
+ * exits; both sides must be given the same N.  The client times N round
  * trips (after 10 unrecorded ones) and prints
  *   rtt_us median M p90 Q min L max H n N op write_imm|send_imm wait event|busy
  * Exit status 0 on success, 1 on any error (said on stderr).
@@ -77,8 +78,6 @@ static void wait_comp(struct rdma_cm_id *id, struct ibv_cq *cq, int recv)
 	}
 	if (n < 0)
 		die("completion", errno);
-	if (server && wc.status == IBV_WC_WR_FLUSH_ERR)
-		exit(0);	/* the client left */
 	if (wc.status != IBV_WC_SUCCESS) {
 		fprintf(stderr, "xpmem-rdma-pingpong: work completion: %s\n",
 			ibv_wc_status_str(wc.status));
@@ -167,13 +166,17 @@ int main(int argc, char **argv)
 		die(server ? "rdma_accept" : "rdma_connect", errno);
 
 	if (server) {
-		/* Answer until the client disconnects (a flushed receive). */
-		for (;;) {
+		/* Answer the client's -n round trips (and its warm-up), then go. */
+		for (i = -WARMUP; i < n; i++) {
 			wait_comp(id, id->recv_cq, 1);
 			post_recv(id);
 			ring(id, 1);
 			wait_comp(id, id->send_cq, 0);
 		}
+		printf("answered %d\n", n + WARMUP);
+		rdma_disconnect(id);
+		rdma_destroy_ep(id);
+		return 0;
 	}
 	rtt = calloc(n, sizeof(*rtt));
 	if (!rtt)
