@@ -93,9 +93,15 @@ run_pair() { # SP CP ADDR FILE N SERVER-ARGV(N) CLIENT-ARGV-BEFORE-ADDR(N)... --
 		return
 	fi
 	gexec "$sp" 600 timeout 500 "${server[@]}" >"$out.server" 2>&1 &
-	local spid=$!
-	sleep 3 # the server listens before the client connects
-	gexec "$cp" 600 timeout 480 "${client[@]}" "$addr" "$@" >"$out" 2>&1 || rc=$?
+	local spid=$! try
+	# The server's start in the other guest takes seconds to a minute on a
+	# loaded host; ucx_perftest's client does not retry a refused connect.
+	for try in $(seq 20); do
+		sleep 3
+		rc=0
+		gexec "$cp" 600 timeout 480 "${client[@]}" "$addr" "$@" >"$out" 2>&1 || rc=$?
+		[ $rc = 0 ] || ! grep -q 'Connection refused' "$out" && break
+	done
 	wait "$spid" || src=$?
 	[ $rc = 0 ] && rc=$src
 	return $rc
