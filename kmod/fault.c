@@ -21,9 +21,9 @@
  *
  * Writability comes from the source: a page the owner may not write (the
  * shared zero page, a page shared copy-on-write after fork) is mapped
- * read-only, and a write to it comes back through pfn_mkwrite, which drops
- * the PTE so that the write fault looks the page up again for writing, which
- * breaks the copy-on-write in the owner, whose invalidation zaps the old one.
+ * read-only, and a write to it comes back through pfn_mkwrite, which looks
+ * the page up for writing (breaking the copy-on-write in the owner, whose
+ * invalidation zaps the old frame) and upgrades the PTE in place.
  *
  * Lock order here: attacher mmap_lock (held by the caller) -> seg->life ->
  * owner mmap_lock -> att->pt_lock -> seg->lock.  The owner's mmap_lock is
@@ -233,15 +233,40 @@ bool xpmem_fault_prepare_ptes(struct vm_fault *vmf, unsigned long start,
 }
 
 /*
- * One lookup-and-install round.  Returns 0 to go round again (the sequence
- * moved), a vm_fault_t otherwise.
+ * pfn_mkwrite, under seg->lock with the sequence checked: @hpfn was looked up
+ * for writing.  Its PTE is made writable in place, never dropped: a
+ * read-modify-write instruction retried after a not-present fault may be
+ * reported as a read (QEMU TCG does), which would map the page read-only
+ * again, for ever.  Same frame: the core upgrades the PTE (return 0) if it
+ * did not change meanwhile.  Another frame (the write broke the owner's
+ * copy-on-write, whose invalidation zapped the old PTE): map it writable.
+ */
+static vm_fault_t upgrade_pte(struct vm_fault *vmf, unsigned long hpfn)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long pfn = hpfn & ~HMM_PFN_FLAGS;
+
+	if (!(hpfn & HMM_PFN_WRITE) || !(vma->vm_flags & VM_WRITE))
+		return VM_FAULT_SIGSEGV;
+	if (pfn == pte_pfn(vmf->orig_pte))
+		return 0;
+	/* Nothing there to replace: a racing fault's PTE just retries. */
+	vmf_insert_pfn_prot(vma, vmf->address & PAGE_MASK, pfn, pfn_prot(vma, hpfn));
+	xpmem_count(pages_mapped, 1);
+	return VM_FAULT_NOPAGE;
+}
+
+/*
+ * One lookup-and-install round (@mkwrite: the upgrade of the one page of
+ * @w).  Sets *again when the sequence moved and the round must be played
+ * again; returns VM_FAULT_RETRY when the owner's mmap_lock is contended.
  */
 static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 			      struct fault_window *w, unsigned long *pfns,
-			      bool same_mm)
+			      bool same_mm, bool mkwrite, bool *again)
 {
 	struct xpmem_attach *att = vmf->vma->vm_private_data;
-	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	bool write = mkwrite || (vmf->flags & FAULT_FLAG_WRITE);
 	struct hmm_range range = {
 		.notifier = &seg->notifier,
 		.start = w->src,
@@ -266,11 +291,20 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 	err = hmm_range_fault(&range);
 	if (!same_mm)
 		mmap_read_unlock(seg->mm);
-	if (err == -EBUSY)
+	if (err == -EBUSY) {
+		*again = true;
 		return 0;
+	}
 	if (err)
 		return xpmem_fault_errno(err);
 
+	if (mkwrite) {		/* the PTE table exists: it holds our PTE */
+		mutex_lock(&seg->lock);
+		*again = mmu_interval_read_retry(&seg->notifier, range.notifier_seq);
+		ret = *again ? 0 : upgrade_pte(vmf, pfns[w->target]);
+		mutex_unlock(&seg->lock);
+		return ret;
+	}
 	mutex_lock(&att->pt_lock);
 	pmd = can_map_pmd(vmf, w, pfns) && pmd_none(READ_ONCE(*vmf->pmd));
 	if (!pmd && !xpmem_fault_prepare_ptes(vmf, w->start, w->end)) {
@@ -280,6 +314,7 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 	mutex_lock(&seg->lock);
 	if (mmu_interval_read_retry(&seg->notifier, range.notifier_seq)) {
 		ret = 0;
+		*again = true;
 	} else if (pmd) {
 		ret = install_pmd(vmf, pfns[0]);
 	} else {
@@ -288,6 +323,21 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 	mutex_unlock(&seg->lock);
 	mutex_unlock(&att->pt_lock);
 	return ret;
+}
+
+/*
+ * pfn_mkwrite's answer: the core makes the PTE writable only after a 0;
+ * a retry (our mmap_lock is gone) must not get there, so it goes with
+ * NOPAGE, which returns it as it is.
+ */
+static vm_fault_t mkwrite_ret(vm_fault_t ret)
+{
+	return ret & VM_FAULT_RETRY ? ret | VM_FAULT_NOPAGE : ret;
+}
+
+static struct xpmem_segment *att_seg(struct vm_fault *vmf)
+{
+	return ((struct xpmem_attach *)vmf->vma->vm_private_data)->seg;
 }
 
 /* Owner's mmap_lock contended: wait for it without holding ours, then retry. */
@@ -305,21 +355,31 @@ static vm_fault_t wait_for_owner(struct vm_fault *vmf, struct mm_struct *owner)
 	return ret;
 }
 
-static vm_fault_t attach_fault(struct vm_fault *vmf)
+/*
+ * A fault, or with @mkwrite the write to a page mapped read-only: look the
+ * page up for writing and upgrade its PTE (only that page: breaking the
+ * owner's copy-on-write of its neighbours is for their own writes).
+ */
+static vm_fault_t local_fault(struct vm_fault *vmf, bool mkwrite)
 {
 	struct xpmem_attach *att = vmf->vma->vm_private_data;
 	struct xpmem_segment *seg = att->seg;
 	struct fault_window w;
 	struct mm_struct *mm;
 	unsigned long *pfns;
-	bool same_mm;
+	bool same_mm, again = true, contended = false;
 	vm_fault_t ret = 0;
 	int tries;
 
-	if (seg->remote)
-		return xpmem_import_fault(vmf);	/* another partition's */
 	xpmem_count(faults, 1);
 	window_compute(vmf, seg, &w);
+	if (mkwrite) {
+		w.start = vmf->address & PAGE_MASK;
+		w.end = w.start + PAGE_SIZE;
+		w.src = src_of(vmf->vma, w.start);
+		w.npages = 1;
+		w.target = 0;
+	}
 	pfns = kmalloc_array(w.npages, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns)
 		return VM_FAULT_OOM;
@@ -334,47 +394,46 @@ static vm_fault_t attach_fault(struct vm_fault *vmf)
 	mm = seg->mm;	/* ours (mmget) until mmput, whatever becomes of seg */
 	same_mm = mm == vmf->vma->vm_mm;
 
-	for (tries = 0; !ret; tries++) {
+	for (tries = 0; again; tries++) {
 		if (tries >= FAULT_TRIES || fatal_signal_pending(current)) {
-			ret = fault_retry(vmf);
+			ret = VM_FAULT_RETRY;	/* let the core retry */
 			break;
 		}
+		again = false;
 		if (tries)
 			xpmem_count(fault_retries, 1);
-		ret = fault_round(vmf, seg, &w, pfns, same_mm);
+		ret = fault_round(vmf, seg, &w, pfns, same_mm, mkwrite, &again);
 		if (ret == VM_FAULT_RETRY) {
-			/*
-			 * Once wait_for_owner() drops the attacher's mmap_lock,
-			 * nothing holds the attachment or its segment: another
-			 * thread may unmap it and the segment be freed.  Only
-			 * mm, which our mmget keeps, is used from here on.
-			 */
-			up_read(&seg->life);
-			kfree(pfns);
-			ret = wait_for_owner(vmf, mm);
-			mmput_async(mm);
-			return ret;
+			contended = true;	/* the owner's mmap_lock */
+			break;
 		}
 	}
 	up_read(&seg->life);
-	mmput_async(mm);
 	kfree(pfns);
-	return ret;
+	/*
+	 * Once the attacher's mmap_lock is dropped, nothing holds the
+	 * attachment or its segment: another thread may unmap it and the
+	 * segment be freed.  Only mm, which our mmget keeps, is used then.
+	 */
+	if (ret == VM_FAULT_RETRY)
+		ret = contended ? wait_for_owner(vmf, mm) : fault_retry(vmf);
+	mmput_async(mm);
+	return mkwrite ? mkwrite_ret(ret) : ret;
 }
 
-/*
- * A write to a page mapped read-only because the source was read-only: drop
- * the PTE, so the access faults again as a write and looks the page up for
- * writing.  Returning NOPAGE makes the CPU retry the access.
- */
+static vm_fault_t attach_fault(struct vm_fault *vmf)
+{
+	if (att_seg(vmf)->remote)
+		return xpmem_import_fault(vmf);	/* another partition's */
+	return local_fault(vmf, false);
+}
+
+/* A write to a page mapped read-only because the source was read-only. */
 static vm_fault_t attach_pfn_mkwrite(struct vm_fault *vmf)
 {
-	struct xpmem_attach *att = vmf->vma->vm_private_data;
-
-	if (att->seg->remote)
+	if (att_seg(vmf)->remote)
 		return xpmem_import_mkwrite(vmf);	/* asks the owner */
-	zap_vma_ptes(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
-	return VM_FAULT_NOPAGE;
+	return local_fault(vmf, true);
 }
 
 /* Every fault's service time goes to the histogram and the trace. */
