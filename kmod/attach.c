@@ -68,7 +68,8 @@ static int attach_file_mmap(struct file *file, struct vm_area_struct *vma)
 	if (att->rdonly)
 		vma->vm_flags &= ~VM_MAYWRITE;
 #endif
-	vma->vm_ops = &xpmem_vm_ops;
+	/* Another partition's segment faults through its owner. */
+	vma->vm_ops = att->seg->remote ? &xpmem_import_vm_ops : &xpmem_vm_ops;
 	vma->vm_private_data = att;
 	return 0;
 }
@@ -221,7 +222,7 @@ int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd,
 	return 0;
 }
 
-static bool is_attachment(struct vm_area_struct *vma)
+bool xpmem_vma_is_attachment(struct vm_area_struct *vma)
 {
 	return vma->vm_file && vma->vm_file->f_op == &attach_fops;
 }
@@ -240,7 +241,7 @@ int xpmem_cmd_detach(struct xpmem_ctx *ctx, u64 vaddr)
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	vma = vma_lookup(mm, vaddr);
-	if (vma && !is_attachment(vma))
+	if (vma && !xpmem_vma_is_attachment(vma))
 		err = -EINVAL;
 	else if (vma) {
 		start = vma->vm_start;

@@ -134,7 +134,7 @@ static int census_mm(struct xpmem_census **cp,
 		struct xpmem_attach *att = vma->vm_private_data;
 		struct xpmem_census_range *r;
 
-		if (vma->vm_ops != &xpmem_vm_ops)
+		if (!xpmem_vma_is_attachment(vma))
 			continue;
 		if (scope->only_segid && att->seg->segid != scope->only_segid)
 			continue;

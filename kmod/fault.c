@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * fault.c - filling attachments on demand.
+ * fault.c - filling attachments of local segments on demand (proxies of
+ * other partitions' segments have their own, in import.c; the window and
+ * page-table helpers both use are in fault_map.c).
  *
  * A fault in an attachment maps a window of pages around the faulting one
  * (xpmem_fault_window pages, aligned, never crossing a PMD): the faulting
@@ -8,7 +10,8 @@
  * swapped out, copy-on-write), its neighbours are mapped only if the owner
  * has them present already.  When the owner maps a whole aligned 2 MiB
  * region with one PMD (THP or hugetlb) and the attachment is aligned the
- * same way, the attacher gets one PMD too.
+ * same way, the attacher gets one PMD too, on kernels with special PMDs
+ * (fault_map.h).
  *
  * Correctness against concurrent invalidations follows the interval-notifier
  * pattern: read the notifier sequence, look the pages up with
@@ -33,16 +36,14 @@
  * core retry the fault.
  */
 #include <linux/hmm.h>
-#include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
-#include <linux/pfn_t.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
+#include "fault_map.h"
 #include "histogram.h"
-#include "remote.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
 
@@ -84,114 +85,8 @@ MODULE_PARM_DESC(inject_fault_wait_ms,
 
 #define FAULT_TRIES 32	/* lookups before we let the core retry the fault */
 
-struct fault_window {
-	unsigned long start, end;	/* attacher addresses */
-	unsigned long src;		/* source address of start */
-	unsigned long npages;
-	unsigned long target;		/* index of the faulting page */
-};
-
-static unsigned long src_of(struct vm_area_struct *vma, unsigned long addr)
-{
-	return (vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
-}
-
-static void window_compute(struct vm_fault *vmf, struct xpmem_segment *seg,
-			   struct fault_window *w)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	unsigned long size = (unsigned long)READ_ONCE(xpmem_fault_window) << PAGE_SHIFT;
-	unsigned long addr = vmf->address & PAGE_MASK;
-	unsigned long lo = max(ALIGN_DOWN(addr, size), vma->vm_start);
-	unsigned long hi = min(ALIGN_DOWN(addr, size) + size, vma->vm_end);
-
-	/* VMAs never outgrow their segment (VM_DONTEXPAND); be strict anyway. */
-	if (src_of(vma, lo) < seg->start)
-		lo += seg->start - src_of(vma, lo);
-	if (src_of(vma, hi) > seg->end)
-		hi -= src_of(vma, hi) - seg->end;
-
-	w->start = lo;
-	w->end = hi;
-	w->src = src_of(vma, lo);
-	w->npages = (hi - lo) >> PAGE_SHIFT;
-	w->target = (addr - lo) >> PAGE_SHIFT;
-}
-
-/* Give the mmap lock back and let the core retry, when it allows that. */
-static vm_fault_t fault_retry(struct vm_fault *vmf)
-{
-	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
-		return VM_FAULT_SIGBUS;
-	if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
-		mmap_read_unlock(vmf->vma->vm_mm);
-	return VM_FAULT_RETRY;
-}
-
-vm_fault_t xpmem_fault_errno(int err)
-{
-	switch (err) {
-	case -ENOMEM:
-		return VM_FAULT_OOM;
-	case -EPERM:		/* write to a source the owner may not write */
-		return VM_FAULT_SIGSEGV;
-	default:		/* hole, PROT_NONE, I/O memory, gone */
-		xpmem_count(sigbus, 1);
-		return VM_FAULT_SIGBUS;
-	}
-}
-
-static int no_pte_fn(pte_t *pte, unsigned long addr, void *data)
-{
-	return 0;
-}
-
-static bool can_map_pmd(struct vm_fault *vmf, struct fault_window *w,
-			unsigned long *pfns)
-{
-	unsigned long hpfn = pfns[0];
-
-	if (w->npages != PTRS_PER_PMD || !IS_ALIGNED(w->start, PMD_SIZE) ||
-	    !IS_ALIGNED(w->src, PMD_SIZE))
-		return false;
-	if (!(hpfn & HMM_PFN_VALID) || hmm_pfn_to_map_order(hpfn) < PMD_SHIFT - PAGE_SHIFT)
-		return false;
-	/* The owner maps it with one PMD: the frame is 2 MiB aligned. */
-	return IS_ALIGNED(hpfn & ~HMM_PFN_FLAGS, PTRS_PER_PMD);
-}
-
-/*
- * vma->vm_page_prot is read-only here: having pfn_mkwrite makes the core
- * write-protect the VMA's default protection ("write notify").  So the
- * protection is computed from the VMA's flags, with write access only where
- * the source allows it.
- */
-static pgprot_t pfn_prot(struct vm_area_struct *vma, unsigned long hpfn)
-{
-	if ((hpfn & HMM_PFN_WRITE) && (vma->vm_flags & VM_WRITE))
-		return vm_get_page_prot(vma->vm_flags);
-	return vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
-}
-
-/* Under seg->lock, with the sequence checked. */
-static vm_fault_t install_pmd(struct vm_fault *vmf, unsigned long hpfn)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	bool write = (hpfn & HMM_PFN_WRITE) && (vma->vm_flags & VM_WRITE);
-	vm_fault_t ret;
-
-	ret = vmf_insert_pfn_pmd_prot(vmf, pfn_to_pfn_t(hpfn & ~HMM_PFN_FLAGS),
-				      pfn_prot(vma, hpfn), write);
-	if (ret == VM_FAULT_NOPAGE)
-		xpmem_count(pmds_mapped, 1);
-	trace_xpmem_fault_install(vmf->address & PMD_MASK,
-				  src_of(vma, vmf->address & PMD_MASK),
-				  ret == VM_FAULT_NOPAGE ? PTRS_PER_PMD : 0, true);
-	return ret;
-}
-
-/* Under seg->lock, with the sequence checked. */
-static vm_fault_t install_ptes(struct vm_fault *vmf, struct fault_window *w,
+/* A window of frames found present, installed under seg->lock. */
+static vm_fault_t install_ptes(struct vm_fault *vmf, struct xpmem_window *w,
 			       unsigned long *pfns)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -201,9 +96,9 @@ static vm_fault_t install_ptes(struct vm_fault *vmf, struct fault_window *w,
 	for (i = 0; i < w->npages; i++) {
 		if (!(pfns[i] & HMM_PFN_VALID) || (pfns[i] & HMM_PFN_ERROR))
 			continue;
-		r = vmf_insert_pfn_prot(vma, w->start + (i << PAGE_SHIFT),
-					pfns[i] & ~HMM_PFN_FLAGS,
-					pfn_prot(vma, pfns[i]));
+		r = xpmem_map_pte(vma, w->start + (i << PAGE_SHIFT),
+				  pfns[i] & ~HMM_PFN_FLAGS,
+				  pfns[i] & HMM_PFN_WRITE);
 		if (r == VM_FAULT_NOPAGE)
 			mapped++;
 		else if (i == w->target)
@@ -214,46 +109,15 @@ static vm_fault_t install_ptes(struct vm_fault *vmf, struct fault_window *w,
 	return ret;
 }
 
-/*
- * Makes sure the PTE table of the window exists, outside seg->lock.  Returns
- * false when another fault mapped the region with a PMD meanwhile.
- */
-bool xpmem_fault_prepare_ptes(struct vm_fault *vmf, unsigned long start,
-			      unsigned long end)
+/* The owner maps the window with one PMD: its frame is 2 MiB aligned. */
+static bool owner_pmd(struct vm_fault *vmf, struct xpmem_window *w,
+		      unsigned long *pfns)
 {
-	pmd_t pmd = READ_ONCE(*vmf->pmd);
+	unsigned long hpfn = pfns[0];
 
-	if (pmd_trans_huge(pmd) || pmd_devmap(pmd))
-		return false;
-	if (pmd_none(pmd))
-		apply_to_page_range(vmf->vma->vm_mm, start, end - start,
-				    no_pte_fn, NULL);
-	pmd = READ_ONCE(*vmf->pmd);
-	return pmd_present(pmd) && !pmd_trans_huge(pmd) && !pmd_devmap(pmd);
-}
-
-/*
- * pfn_mkwrite, under seg->lock with the sequence checked: @hpfn was looked up
- * for writing.  Its PTE is made writable in place, never dropped: a
- * read-modify-write instruction retried after a not-present fault may be
- * reported as a read (QEMU TCG does), which would map the page read-only
- * again, for ever.  Same frame: the core upgrades the PTE (return 0) if it
- * did not change meanwhile.  Another frame (the write broke the owner's
- * copy-on-write, whose invalidation zapped the old PTE): map it writable.
- */
-static vm_fault_t upgrade_pte(struct vm_fault *vmf, unsigned long hpfn)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	unsigned long pfn = hpfn & ~HMM_PFN_FLAGS;
-
-	if (!(hpfn & HMM_PFN_WRITE) || !(vma->vm_flags & VM_WRITE))
-		return VM_FAULT_SIGSEGV;
-	if (pfn == pte_pfn(vmf->orig_pte))
-		return 0;
-	/* Nothing there to replace: a racing fault's PTE just retries. */
-	vmf_insert_pfn_prot(vma, vmf->address & PAGE_MASK, pfn, pfn_prot(vma, hpfn));
-	xpmem_count(pages_mapped, 1);
-	return VM_FAULT_NOPAGE;
+	return (hpfn & HMM_PFN_VALID) &&
+	       hmm_pfn_to_map_order(hpfn) >= PMD_SHIFT - PAGE_SHIFT &&
+	       xpmem_window_pmd_ok(vmf, w, hpfn & ~HMM_PFN_FLAGS);
 }
 
 /*
@@ -262,7 +126,7 @@ static vm_fault_t upgrade_pte(struct vm_fault *vmf, unsigned long hpfn)
  * again; returns VM_FAULT_RETRY when the owner's mmap_lock is contended.
  */
 static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
-			      struct fault_window *w, unsigned long *pfns,
+			      struct xpmem_window *w, unsigned long *pfns,
 			      bool same_mm, bool mkwrite, bool *again)
 {
 	struct xpmem_attach *att = vmf->vma->vm_private_data;
@@ -301,13 +165,19 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 	if (mkwrite) {		/* the PTE table exists: it holds our PTE */
 		mutex_lock(&seg->lock);
 		*again = mmu_interval_read_retry(&seg->notifier, range.notifier_seq);
-		ret = *again ? 0 : upgrade_pte(vmf, pfns[w->target]);
+		if (*again)
+			ret = 0;
+		else if (!(pfns[w->target] & HMM_PFN_WRITE))
+			ret = VM_FAULT_SIGSEGV;
+		else
+			ret = xpmem_upgrade_pte(vmf, pfns[w->target] & ~HMM_PFN_FLAGS);
 		mutex_unlock(&seg->lock);
 		return ret;
 	}
+
 	mutex_lock(&att->pt_lock);
-	pmd = can_map_pmd(vmf, w, pfns) && pmd_none(READ_ONCE(*vmf->pmd));
-	if (!pmd && !xpmem_fault_prepare_ptes(vmf, w->start, w->end)) {
+	pmd = owner_pmd(vmf, w, pfns);
+	if (!pmd && !xpmem_prepare_ptes(vmf, w->start, w->end)) {
 		mutex_unlock(&att->pt_lock);
 		return VM_FAULT_NOPAGE;		/* a PMD is there: retry access */
 	}
@@ -316,7 +186,8 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 		ret = 0;
 		*again = true;
 	} else if (pmd) {
-		ret = install_pmd(vmf, pfns[0]);
+		ret = xpmem_map_pmd(vmf, pfns[0] & ~HMM_PFN_FLAGS,
+				    pfns[0] & HMM_PFN_WRITE);
 	} else {
 		ret = install_ptes(vmf, w, pfns);
 	}
@@ -325,25 +196,10 @@ static vm_fault_t fault_round(struct vm_fault *vmf, struct xpmem_segment *seg,
 	return ret;
 }
 
-/*
- * pfn_mkwrite's answer: the core makes the PTE writable only after a 0;
- * a retry (our mmap_lock is gone) must not get there, so it goes with
- * NOPAGE, which returns it as it is.
- */
-static vm_fault_t mkwrite_ret(vm_fault_t ret)
-{
-	return ret & VM_FAULT_RETRY ? ret | VM_FAULT_NOPAGE : ret;
-}
-
-static struct xpmem_segment *att_seg(struct vm_fault *vmf)
-{
-	return ((struct xpmem_attach *)vmf->vma->vm_private_data)->seg;
-}
-
 /* Owner's mmap_lock contended: wait for it without holding ours, then retry. */
 static vm_fault_t wait_for_owner(struct vm_fault *vmf, struct mm_struct *owner)
 {
-	vm_fault_t ret = fault_retry(vmf);
+	vm_fault_t ret = xpmem_fault_retry(vmf);
 	unsigned int inject = READ_ONCE(inject_fault_wait_ms);
 
 	if (ret == VM_FAULT_RETRY && !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
@@ -364,7 +220,7 @@ static vm_fault_t local_fault(struct vm_fault *vmf, bool mkwrite)
 {
 	struct xpmem_attach *att = vmf->vma->vm_private_data;
 	struct xpmem_segment *seg = att->seg;
-	struct fault_window w;
+	struct xpmem_window w;
 	struct mm_struct *mm;
 	unsigned long *pfns;
 	bool same_mm, again = true, contended = false;
@@ -372,14 +228,10 @@ static vm_fault_t local_fault(struct vm_fault *vmf, bool mkwrite)
 	int tries;
 
 	xpmem_count(faults, 1);
-	window_compute(vmf, seg, &w);
-	if (mkwrite) {
-		w.start = vmf->address & PAGE_MASK;
-		w.end = w.start + PAGE_SIZE;
-		w.src = src_of(vmf->vma, w.start);
-		w.npages = 1;
-		w.target = 0;
-	}
+	if (mkwrite)
+		xpmem_window_one(vmf, &w);
+	else
+		xpmem_window_compute(vmf, seg, &w);
 	pfns = kmalloc_array(w.npages, sizeof(*pfns), GFP_KERNEL);
 	if (!pfns)
 		return VM_FAULT_OOM;
@@ -416,38 +268,29 @@ static vm_fault_t local_fault(struct vm_fault *vmf, bool mkwrite)
 	 * segment be freed.  Only mm, which our mmget keeps, is used then.
 	 */
 	if (ret == VM_FAULT_RETRY)
-		ret = contended ? wait_for_owner(vmf, mm) : fault_retry(vmf);
+		ret = contended ? wait_for_owner(vmf, mm) : xpmem_fault_retry(vmf);
 	mmput_async(mm);
-	return mkwrite ? mkwrite_ret(ret) : ret;
-}
-
-static vm_fault_t attach_fault(struct vm_fault *vmf)
-{
-	if (att_seg(vmf)->remote)
-		return xpmem_import_fault(vmf);	/* another partition's */
-	return local_fault(vmf, false);
-}
-
-/* A write to a page mapped read-only because the source was read-only. */
-static vm_fault_t attach_pfn_mkwrite(struct vm_fault *vmf)
-{
-	if (att_seg(vmf)->remote)
-		return xpmem_import_mkwrite(vmf);	/* asks the owner */
-	return local_fault(vmf, true);
+	return mkwrite ? xpmem_mkwrite_ret(ret) : ret;
 }
 
 /* Every fault's service time goes to the histogram and the trace. */
 static vm_fault_t attach_fault_timed(struct vm_fault *vmf)
 {
-	unsigned long addr = vmf->address, src = src_of(vmf->vma, addr);
+	unsigned long addr = vmf->address, src = xpmem_src_of(vmf->vma, addr);
 	u64 t0 = xpmem_hist_now();
-	vm_fault_t ret = attach_fault(vmf);
+	vm_fault_t ret = local_fault(vmf, false);
 	u64 ns = xpmem_hist_elapsed(t0);
 
 	xpmem_hist_record(XPMEM_HIST_FAULT, ns);
 	/* vm_fault_t is a sparse-restricted type; the event records its bits. */
 	trace_xpmem_fault(addr, src, (__force unsigned int)ret, ns);
 	return ret;
+}
+
+/* A write to a page mapped read-only because the source was read-only. */
+static vm_fault_t attach_pfn_mkwrite(struct vm_fault *vmf)
+{
+	return local_fault(vmf, true);
 }
 
 const struct vm_operations_struct xpmem_vm_ops = {

@@ -27,29 +27,34 @@
  */
 #include <linux/hashtable.h>
 #include <linux/mm.h>
-#include <linux/huge_mm.h>
-#include <linux/pfn_t.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/user_namespace.h>
 
+#include "fault_map.h"
+#include "histogram.h"
 #include "partition.h"
 #include "remote.h"
 #include "xpmem_internal.h"
+#include "xpmem_trace.h"
 
 struct xpmem_import {
 	struct hlist_node link;		/* in imports, by token */
 	struct xpmem_segment *seg;	/* the proxy (not a reference) */
 	u32 peer, epoch;		/* the owner's incarnation */
 	u64 token;
-	atomic_t gen;			/* INVALIDATEs dispatched */
+	atomic_t gen;			/* INVALIDATEs dispatched, UNPINs posted */
 	bool dead;			/* owner fenced: SIGBUS */
 	struct mutex attach_lock;	/* attachments vs UNPIN */
 	unsigned int attachments;
+	spinlock_t answers_lock;
+	struct list_head answers;	/* struct answer, for retried faults */
 };
 
 static DEFINE_MUTEX(import_lock);
 static DEFINE_HASHTABLE(imports, 6);
+
+static void answers_drop(struct list_head *list);
 
 static struct xpmem_import *import_find(u32 peer, u64 token)
 {
@@ -93,6 +98,8 @@ static struct xpmem_segment *proxy_new(u32 peer, u32 epoch, s64 segid,
 	imp->epoch = epoch;
 	imp->token = r->token;
 	mutex_init(&imp->attach_lock);
+	spin_lock_init(&imp->answers_lock);
+	INIT_LIST_HEAD(&imp->answers);
 	seg->remote = imp;
 	mutex_lock(&import_lock);
 	hash_add(imports, &imp->link, imp->token);
@@ -162,6 +169,7 @@ void xpmem_import_detached(struct xpmem_segment *seg)
 		m.u.inval.token = imp->token;
 		m.u.inval.offset = 0;
 		m.u.inval.len = seg->end - seg->start;
+		atomic_inc(&imp->gen);	/* answers fetched before are stale */
 		xpmem_partition_post(imp->peer, &m, XP_MSG_UNPIN,
 				     ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)));
 	}
@@ -182,6 +190,7 @@ void xpmem_import_free(struct xpmem_segment *seg)
 		xpmem_partition_post(imp->peer, &m, XP_MSG_RELEASE,
 				     ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)));
 	}
+	answers_drop(&imp->answers);
 	kfree(imp);
 }
 
@@ -194,140 +203,198 @@ bool xpmem_import_alive(struct xpmem_segment *seg)
 
 /*
  * A fault asks for the aligned fault_window block around the page, within
- * the attachment and the segment, like a local one: a whole 2 MiB block
+ * the attachment and the segment, like a local one (fault_map.c; a proxy's
+ * source addresses are offsets in the owner's segment): a whole 2 MiB block
  * can then come back as one run and be mapped with one PMD.
+ *
+ * The round trip runs without the attacher's mmap_lock: the fault takes a
+ * reference on the proxy, notes the invalidation generation, drops the lock
+ * and asks; the answer is kept for the task that asked, and the fault
+ * returns VM_FAULT_RETRY.  The core retries, and the retried fault installs
+ * the answer, under seg->lock, only if the generation did not move since
+ * it was noted (no INVALIDATE dispatched, no UNPIN posted meanwhile);
+ * otherwise it asks again.  An answer nobody comes back for is dropped
+ * after twice fault_ms.
  */
-struct window {
-	unsigned long start, end;	/* attacher addresses */
-	u64 offset;			/* segment offset of start */
+struct answer {
+	struct list_head link;		/* in imp->answers */
+	struct task_struct *task;	/* who asked: compared, never used */
+	u64 asked_ns;
+	int gen;			/* imp->gen when asked */
+	vm_fault_t err;			/* non-zero: the fault's result */
+	u64 target;			/* offset of the page asked for */
+	bool writable;
+	u64 offset;			/* of pfns[0] */
+	u32 got;
+	unsigned long pfns[];		/* local frames */
 };
 
-static u64 offset_of(struct vm_area_struct *vma, struct xpmem_segment *seg,
-		     unsigned long addr)
+static void answers_drop(struct list_head *list)
 {
-	return (vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start) - seg->start;
-}
+	struct answer *a, *n;
 
-static void window_compute(struct vm_fault *vmf, struct xpmem_segment *seg,
-			   struct window *w)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	unsigned long size = (unsigned long)READ_ONCE(xpmem_fault_window) << PAGE_SHIFT;
-	unsigned long addr = vmf->address & PAGE_MASK;
-	u64 span = seg->end - seg->start, off;
-
-	w->start = max(ALIGN_DOWN(addr, size), vma->vm_start);
-	w->end = min(ALIGN_DOWN(addr, size) + size, vma->vm_end);
-	/* VMAs never outgrow their segment (VM_DONTEXPAND); be strict anyway. */
-	off = offset_of(vma, seg, w->start);
-	if (off >= span) {		/* below the segment: wrapped */
-		w->start = addr;
-		off = offset_of(vma, seg, addr);
+	list_for_each_entry_safe(a, n, list, link) {
+		list_del(&a->link);
+		kfree(a);
 	}
-	if (off + (w->end - w->start) > span)
-		w->end = w->start + (span - off);
-	w->offset = off;
 }
 
-static unsigned long target_index(struct vm_fault *vmf, const struct window *w)
+/* This task's answer, if it left one (taken off the list); old ones go. */
+static struct answer *answer_take(struct xpmem_import *imp)
 {
-	return ((vmf->address & PAGE_MASK) - w->start) >> PAGE_SHIFT;
+	u64 old = ktime_get_ns() - 2 * xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
+	struct answer *a, *n, *mine = NULL;
+	LIST_HEAD(stale);
+
+	spin_lock(&imp->answers_lock);
+	list_for_each_entry_safe(a, n, &imp->answers, link) {
+		if (a->task == current && !mine)
+			list_del(&(mine = a)->link);
+		else if ((s64)(a->asked_ns - old) < 0)
+			list_move(&a->link, &stale);
+	}
+	spin_unlock(&imp->answers_lock);
+	answers_drop(&stale);
+	return mine;
+}
+
+static void answer_keep(struct xpmem_import *imp, struct answer *a)
+{
+	struct answer *prev;
+
+	prev = answer_take(imp);	/* one per task */
+	kfree(prev);
+	spin_lock(&imp->answers_lock);
+	list_add_tail(&a->link, &imp->answers);
+	spin_unlock(&imp->answers_lock);
+}
+
+/* The attacher address of segment offset @off in @vma. */
+static unsigned long addr_of(struct vm_area_struct *vma, u64 off)
+{
+	return vma->vm_start + (off - (vma->vm_pgoff << PAGE_SHIFT));
 }
 
 /*
- * The owner pins from the window's start and stops at the first hole: when
- * that is before our page, ask again from our page (once: false when the
- * window starts there already).
+ * Asks the owner for @npages from @offset (@target: the offset of the
+ * faulting page).  The owner pins from the start and stops at the first
+ * hole: when that is before our page, ask again from our page.  NULL when
+ * there is no answer to give (a fatal signal, no memory).
  */
-static bool window_from_target(struct vm_fault *vmf, struct xpmem_segment *seg,
-			       struct window *w, struct xpmem_request *rq)
+static struct answer *ask(struct xpmem_segment *seg, u64 offset, u32 npages,
+			  u64 target, bool write)
 {
-	unsigned long addr = vmf->address & PAGE_MASK;
+	struct xpmem_import *imp = seg->remote;
+	u64 fault_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
+	/* Answered only by replies echoing the rid of this call (rpc.h). */
+	struct xpmem_request rq = { .peer = imp->peer };
+	struct xp_msg m = { };
+	struct answer *a;
+	int err;
 
-	if (w->start == addr)
-		return false;
-	w->start = addr;
-	w->offset = offset_of(vmf->vma, seg, addr);
-	rq->offset = w->offset;
-	rq->want = (w->end - w->start) >> PAGE_SHIFT;
-	return true;
+	a = kzalloc(struct_size(a, pfns, npages), GFP_KERNEL);
+	if (!a)
+		return NULL;
+	a->task = current;
+	a->target = target;
+	a->gen = atomic_read(&imp->gen);
+	rq.pfns = a->pfns;
+	for (;;) {
+		rq.offset = offset;
+		rq.want = npages;
+		m.u.fault.token = imp->token;
+		m.u.fault.offset = offset;
+		m.u.fault.npages = npages;
+		m.u.fault.flags = write ? XP_FAULTF_WRITE : 0;
+		xpmem_count(remote_faults, 1);
+		err = xpmem_partition_call(&rq, &m, XP_MSG_FAULT, fault_ns / 4,
+					   ktime_get_ns() + fault_ns);
+		if (err == -EINTR) {
+			kfree(a);	/* dying: the signal is delivered */
+			return NULL;
+		}
+		if (!err && offset < target &&
+		    (rq.status == -EFAULT || offset + ((u64)rq.got << PAGE_SHIFT) <= target)) {
+			npages -= (target - offset) >> PAGE_SHIFT;
+			offset = target;	/* a hole before our page */
+			continue;
+		}
+		break;
+	}
+	if (!err && !rq.status && !rq.got)
+		err = -EFAULT;
+	if (err || rq.status)
+		a->err = xpmem_fault_errno(err ? -EFAULT : rq.status);
+	a->offset = offset;
+	a->got = rq.got;
+	a->writable = rq.writable;
+	a->asked_ns = ktime_get_ns();
+	return a;
 }
 
-/* The reply is one aligned 2 MiB run and the attachment is aligned too. */
-static bool can_map_pmd(struct vm_fault *vmf, const struct window *w,
-			const struct xpmem_request *rq)
+/* The answer is one aligned 2 MiB run for the whole window. */
+static bool answer_pmd(struct vm_fault *vmf, const struct xpmem_window *w,
+		       const struct answer *a)
 {
 	unsigned int i;
 
-	if (rq->got != PTRS_PER_PMD || !IS_ALIGNED(w->start, PMD_SIZE) ||
-	    !IS_ALIGNED(rq->pfns[0], PTRS_PER_PMD) ||
-	    !pmd_none(READ_ONCE(*vmf->pmd)))
+	if (a->got != PTRS_PER_PMD || a->offset != w->src ||
+	    !xpmem_window_pmd_ok(vmf, w, a->pfns[0]))
 		return false;
 	for (i = 1; i < PTRS_PER_PMD; i++)
-		if (rq->pfns[i] != rq->pfns[0] + i)
+		if (a->pfns[i] != a->pfns[0] + i)
 			return false;
 	return true;
 }
 
-static pgprot_t frame_prot(struct vm_area_struct *vma, bool writable)
-{
-	if (writable && (vma->vm_flags & VM_WRITE))
-		return vm_get_page_prot(vma->vm_flags);
-	return vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
-}
-
 /* Under seg->lock, with the generation checked. */
-static vm_fault_t install_ptes(struct vm_fault *vmf, const struct window *w,
-			       const struct xpmem_request *rq, pgprot_t prot)
+static vm_fault_t install_ptes(struct vm_fault *vmf, const struct xpmem_window *w,
+			       const struct answer *a)
 {
-	unsigned long target = target_index(vmf, w);
-	vm_fault_t ret = VM_FAULT_NOPAGE, r;
+	unsigned long target = (vmf->address & PAGE_MASK), addr;
+	vm_fault_t ret = VM_FAULT_SIGBUS, r;	/* until our page is mapped */
 	unsigned long i, mapped = 0;
 
-	for (i = 0; i < rq->got; i++) {
-		r = vmf_insert_pfn_prot(vmf->vma, w->start + (i << PAGE_SHIFT),
-					rq->pfns[i], prot);
+	for (i = 0; i < a->got; i++) {
+		addr = addr_of(vmf->vma, a->offset + ((u64)i << PAGE_SHIFT));
+		if (addr < w->start || addr >= w->end)
+			continue;
+		r = xpmem_map_pte(vmf->vma, addr, a->pfns[i], a->writable);
 		if (r == VM_FAULT_NOPAGE)
 			mapped++;
-		else if (i == target)
+		if (addr == target)
 			ret = r;
 	}
-	if (target >= rq->got)
-		ret = VM_FAULT_SIGBUS;	/* the owner stopped before our page */
 	xpmem_count(pages_mapped, mapped);
 	return ret;
 }
 
-/* Installs the frames unless an invalidation came meanwhile (*again). */
+/* Installs the answer unless an invalidation came meanwhile (*again). */
 static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
-			  const struct window *w, struct xpmem_request *rq,
-			  int gen, bool *again)
+			  const struct xpmem_window *w, const struct answer *a,
+			  bool *again)
 {
 	struct xpmem_attach *att = vmf->vma->vm_private_data;
 	struct xpmem_import *imp = seg->remote;
-	bool write = rq->writable && (vmf->vma->vm_flags & VM_WRITE);
-	pgprot_t prot = frame_prot(vmf->vma, rq->writable);
 	vm_fault_t ret;
 	bool pmd;
 
 	mutex_lock(&att->pt_lock);
-	pmd = can_map_pmd(vmf, w, rq);
-	if (!pmd && !xpmem_fault_prepare_ptes(vmf, w->start, w->end)) {
+	pmd = answer_pmd(vmf, w, a);
+	if (!pmd && !xpmem_prepare_ptes(vmf, w->start, w->end)) {
 		mutex_unlock(&att->pt_lock);
 		return VM_FAULT_NOPAGE;		/* a PMD is there: retry access */
 	}
 	mutex_lock(&seg->lock);
 	if (READ_ONCE(imp->dead)) {
 		ret = VM_FAULT_SIGBUS;
-	} else if (atomic_read(&imp->gen) != gen) {
+	} else if (atomic_read(&imp->gen) != a->gen) {
 		ret = 0;
 		*again = true;
 	} else if (pmd) {
-		ret = vmf_insert_pfn_pmd_prot(vmf, pfn_to_pfn_t(rq->pfns[0]), prot, write);
-		if (ret == VM_FAULT_NOPAGE)
-			xpmem_count(pmds_mapped, 1);
+		ret = xpmem_map_pmd(vmf, a->pfns[0], a->writable);
 	} else {
-		ret = install_ptes(vmf, w, rq, prot);
+		ret = install_ptes(vmf, w, a);
 	}
 	mutex_unlock(&seg->lock);
 	mutex_unlock(&att->pt_lock);
@@ -337,125 +404,162 @@ static vm_fault_t install(struct vm_fault *vmf, struct xpmem_segment *seg,
 /*
  * A write to a page we mapped read-only (pfn_mkwrite): the owner pinned the
  * window for writing.  The rest of the window is mapped again writable; our
- * page is made writable in place by the core (return 0) when its frame did
- * not change, else replaced.  The page is never left unmapped: an atomic
- * read-modify-write that finds it missing may fault again as a read (QEMU
- * TCG does), which would map it read-only again, for ever.
+ * page is upgraded in place (xpmem_upgrade_pte), never left unmapped.
  */
 static vm_fault_t upgrade(struct vm_fault *vmf, struct xpmem_segment *seg,
-			  const struct window *w, struct xpmem_request *rq,
-			  int gen, bool *again)
+			  const struct xpmem_window *w, const struct answer *a,
+			  bool *again)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct xpmem_attach *att = vma->vm_private_data;
 	struct xpmem_import *imp = seg->remote;
-	unsigned long addr = vmf->address & PAGE_MASK;
-	unsigned long target = target_index(vmf, w), i;
-	unsigned long end = w->start + ((unsigned long)rq->got << PAGE_SHIFT);
-	pgprot_t prot = frame_prot(vma, true);
-	vm_fault_t ret = 0;
+	unsigned long target = vmf->address & PAGE_MASK, addr, i, mapped = 0;
+	unsigned long lo = max(w->start, addr_of(vma, a->offset));
+	unsigned long hi = min(w->end, addr_of(vma, a->offset + ((u64)a->got << PAGE_SHIFT)));
+	vm_fault_t ret = VM_FAULT_SIGBUS;
 
-	if (!rq->writable || !(vma->vm_flags & VM_WRITE))
+	if (!a->writable || !(vma->vm_flags & VM_WRITE))
 		return VM_FAULT_SIGSEGV;
+	if (target < lo || target >= hi)
+		return VM_FAULT_SIGBUS;
 	mutex_lock(&att->pt_lock);
+	/*
+	 * The neighbours' read-only PTEs go first, outside seg->lock (a zap
+	 * raises notifiers); they come back writable below if nothing was
+	 * invalidated meanwhile, and fault again otherwise.
+	 */
+	if (lo < target)
+		xpmem_zap_vma(vma, lo, target);
+	if (target + PAGE_SIZE < hi)
+		xpmem_zap_vma(vma, target + PAGE_SIZE, hi);
 	mutex_lock(&seg->lock);
 	if (READ_ONCE(imp->dead)) {
 		ret = VM_FAULT_SIGBUS;
-	} else if (atomic_read(&imp->gen) != gen) {
+	} else if (atomic_read(&imp->gen) != a->gen) {
+		ret = 0;
 		*again = true;
 	} else {
-		if (addr > w->start)
-			xpmem_zap_vma(vma, w->start, addr);
-		if (addr + PAGE_SIZE < end)
-			xpmem_zap_vma(vma, addr + PAGE_SIZE, end);
-		for (i = 0; i < rq->got; i++)
-			if (i != target)
-				vmf_insert_pfn_prot(vma, w->start + (i << PAGE_SHIFT),
-						    rq->pfns[i], prot);
-		if (rq->pfns[target] != pte_pfn(vmf->orig_pte)) {
-			xpmem_zap_vma(vma, addr, addr + PAGE_SIZE);
-			vmf_insert_pfn_prot(vma, addr, rq->pfns[target], prot);
-			ret = VM_FAULT_NOPAGE;
+		for (i = 0; i < a->got; i++) {
+			addr = addr_of(vma, a->offset + ((u64)i << PAGE_SHIFT));
+			if (addr < lo || addr >= hi)
+				continue;
+			if (addr == target) {
+				ret = xpmem_upgrade_pte(vmf, a->pfns[i]);
+				continue;
+			}
+			if (xpmem_map_pte(vma, addr, a->pfns[i], true) == VM_FAULT_NOPAGE)
+				mapped++;
 		}
-		xpmem_count(pages_mapped, rq->got);
+		xpmem_count(pages_mapped, mapped);
 	}
 	mutex_unlock(&seg->lock);
 	mutex_unlock(&att->pt_lock);
 	return ret;
 }
 
-/* One remote fault: ask the owner for the window, then map (or upgrade). */
-static vm_fault_t remote_fault(struct vm_fault *vmf, bool write, bool mkwrite)
+/* The answer can serve this fault: it holds our page, writable if need be. */
+static bool answer_fits(const struct answer *a, u64 target, bool write)
+{
+	if (a->err)
+		return a->target == target;
+	return target >= a->offset &&
+	       target < a->offset + ((u64)a->got << PAGE_SHIFT) &&
+	       (!write || a->writable);
+}
+
+/*
+ * One remote fault (@mkwrite: the write to a page mapped read-only).
+ * Called with the attacher's mmap_lock held; returns VM_FAULT_RETRY with it
+ * dropped after asking the owner, which the retried fault then installs.
+ */
+static vm_fault_t remote_fault(struct vm_fault *vmf, bool mkwrite)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct xpmem_attach *att = vma->vm_private_data;
 	struct xpmem_segment *seg = att->seg;
 	struct xpmem_import *imp = seg->remote;
-	u64 fault_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
-	/* Answered only by replies echoing the rid of this call (rpc.h). */
-	struct xpmem_request rq = { .peer = imp->peer };
-	struct xp_msg m = { };
-	struct window w;
-	vm_fault_t ret = VM_FAULT_NOPAGE;	/* invalidated every time: again */
-	bool again;
-	int tries, gen, err;
+	bool write = mkwrite || (vmf->flags & FAULT_FLAG_WRITE);
+	bool unlock, again = false;
+	struct xpmem_window w;
+	struct answer *a;
+	vm_fault_t ret;
+	u64 target;
 
-	window_compute(vmf, seg, &w);
+	xpmem_window_compute(vmf, seg, &w);
 	if (READ_ONCE(imp->dead) || w.end <= w.start) {
 		xpmem_count(sigbus, 1);
 		return VM_FAULT_SIGBUS;
 	}
-	rq.offset = w.offset;
-	rq.want = (w.end - w.start) >> PAGE_SHIFT;
-	rq.pfns = kmalloc_array(rq.want, sizeof(*rq.pfns), GFP_KERNEL);
-	if (!rq.pfns)
-		return VM_FAULT_OOM;
-	xpmem_count(faults, 1);
+	target = w.src + (w.target << PAGE_SHIFT);
 
-	for (tries = 0; tries < 8; tries++) {
-		if (tries)
-			xpmem_count(fault_retries, 1);
-		gen = atomic_read(&imp->gen);
-		m.u.fault.token = imp->token;
-		m.u.fault.offset = w.offset;
-		m.u.fault.npages = rq.want;
-		m.u.fault.flags = write ? XP_FAULTF_WRITE : 0;
-		xpmem_count(remote_faults, 1);
-		err = xpmem_partition_call(&rq, &m, XP_MSG_FAULT, fault_ns / 4,
-					   ktime_get_ns() + fault_ns);
-		if (err == -EINTR)
-			break;		/* dying: NOPAGE, the signal is delivered */
-		if (!err && (rq.status == -EFAULT || rq.got <= target_index(vmf, &w)) &&
-		    window_from_target(vmf, seg, &w, &rq)) {
-			tries--;	/* not a race: a hole before our page */
-			continue;
-		}
-		if (!err && !rq.status && !rq.got)
-			err = -EFAULT;
-		if (err || rq.status) {
-			ret = xpmem_fault_errno(err ? -EFAULT : rq.status);
-			break;
-		}
-		again = false;
-		ret = mkwrite ? upgrade(vmf, seg, &w, &rq, gen, &again) :
-				install(vmf, seg, &w, &rq, gen, &again);
+	a = answer_take(imp);
+	if (a && answer_fits(a, target, write)) {
+		if (a->err)
+			ret = a->err;
+		else if (mkwrite)
+			ret = upgrade(vmf, seg, &w, a, &again);
+		else
+			ret = install(vmf, seg, &w, a, &again);
+		kfree(a);
 		if (!again)
-			break;
-		ret = VM_FAULT_NOPAGE;
+			return ret;
+		xpmem_count(fault_retries, 1);	/* invalidated meanwhile */
+	} else {
+		kfree(a);
 	}
-	kfree(rq.pfns);
+
+	xpmem_count(faults, 1);
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return VM_FAULT_RETRY;		/* the lock stays: ask later */
+	unlock = vmf->flags & FAULT_FLAG_ALLOW_RETRY;
+	kref_get(&seg->ref);
+	if (unlock)
+		mmap_read_unlock(vma->vm_mm);	/* vma is not ours from here */
+	a = ask(seg, w.src, w.npages, target, write);
+	if (unlock) {
+		if (a)
+			answer_keep(imp, a);
+		xpmem_segment_put(seg);
+		return VM_FAULT_RETRY;
+	}
+	/* The core allows no retry: install now, the lock held throughout. */
+	ret = VM_FAULT_NOPAGE;		/* no answer: the access faults again */
+	if (a && a->err)
+		ret = a->err;
+	else if (a && answer_fits(a, target, write))
+		ret = mkwrite ? upgrade(vmf, seg, &w, a, &again) :
+				install(vmf, seg, &w, a, &again);
+	if (again)
+		ret = VM_FAULT_NOPAGE;
+	kfree(a);
+	xpmem_segment_put(seg);
 	return ret;
 }
 
-vm_fault_t xpmem_import_fault(struct vm_fault *vmf)
+/* Every fault's service time goes to the histogram and the trace. */
+static vm_fault_t import_fault(struct vm_fault *vmf)
 {
-	return remote_fault(vmf, vmf->flags & FAULT_FLAG_WRITE, false);
+	unsigned long addr = vmf->address, src = xpmem_src_of(vmf->vma, addr);
+	u64 t0 = xpmem_hist_now();
+	vm_fault_t ret = remote_fault(vmf, false);
+	u64 ns = xpmem_hist_elapsed(t0);
+
+	xpmem_hist_record(XPMEM_HIST_FAULT, ns);
+	/* vm_fault_t is a sparse-restricted type; the event records its bits. */
+	trace_xpmem_fault(addr, src, (__force unsigned int)ret, ns);
+	return ret;
 }
 
-vm_fault_t xpmem_import_mkwrite(struct vm_fault *vmf)
+static vm_fault_t import_pfn_mkwrite(struct vm_fault *vmf)
 {
-	return remote_fault(vmf, true, true);
+	return xpmem_mkwrite_ret(remote_fault(vmf, true));
 }
+
+/* The attachments of proxies. */
+const struct vm_operations_struct xpmem_import_vm_ops = {
+	.fault = import_fault,
+	.pfn_mkwrite = import_pfn_mkwrite,
+};
 
 /* ---- INVALIDATE and fences -------------------------------------------------- */
 

@@ -22,7 +22,7 @@
 #ifndef XPMEM_REMOTE_H
 #define XPMEM_REMOTE_H
 
-#include <linux/mm_types.h>
+#include <linux/mm.h>
 #include <linux/types.h>
 
 #include "msg.h"
@@ -44,8 +44,7 @@ void xpmem_export_exit(void);
 
 /* import.c */
 int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out);
-vm_fault_t xpmem_import_fault(struct vm_fault *vmf);
-vm_fault_t xpmem_import_mkwrite(struct vm_fault *vmf);
+extern const struct vm_operations_struct xpmem_import_vm_ops;
 void xpmem_import_attached(struct xpmem_segment *seg);
 void xpmem_import_detached(struct xpmem_segment *seg);
 void xpmem_import_free(struct xpmem_segment *seg);

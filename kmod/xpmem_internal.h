@@ -139,14 +139,12 @@ int xpmem_cmd_attach(struct xpmem_ctx *ctx, struct xpmem_cmd_attach *cmd,
 		     u64 __user *out);
 int xpmem_cmd_detach(struct xpmem_ctx *ctx, u64 vaddr);
 int xpmem_undo_attach(u64 vaddr, u64 size);
+bool xpmem_vma_is_attachment(struct vm_area_struct *vma);
 
 /* fault.c */
 extern const struct vm_operations_struct xpmem_vm_ops;
 extern unsigned int xpmem_fault_window;
 int xpmem_fault_window_set(unsigned int pages);
-bool xpmem_fault_prepare_ptes(struct vm_fault *vmf, unsigned long start,
-			      unsigned long end);
-vm_fault_t xpmem_fault_errno(int err);
 
 /* device.c */
 int xpmem_device_init(void);
