@@ -5,11 +5,22 @@
  */
 #include <linux/mm.h>
 #include <linux/huge_mm.h>
+#include <linux/moduleparam.h>
 #include <linux/pfn_t.h>
 
 #include "fault_map.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
+
+#ifdef XPMEM_HAVE_PMD_SPECIAL
+bool xpmem_map_pmds __read_mostly = true;
+#else
+bool xpmem_map_pmds __read_mostly;
+#endif
+/* Read-only: tells the tests which mapping a THP source gets. */
+module_param_named(map_pmds, xpmem_map_pmds, bool, 0444);
+MODULE_PARM_DESC(map_pmds,
+		 "Whether attachments get PMD mappings (the kernel has special PMDs, which GUP-fast refuses)");
 
 void xpmem_window_compute(struct vm_fault *vmf, const struct xpmem_segment *seg,
 			  struct xpmem_window *w)
@@ -96,7 +107,7 @@ bool xpmem_prepare_ptes(struct vm_fault *vmf, unsigned long start,
 bool xpmem_window_pmd_ok(struct vm_fault *vmf, const struct xpmem_window *w,
 			 unsigned long pfn)
 {
-	return w->npages == PTRS_PER_PMD &&
+	return xpmem_map_pmds && w->npages == PTRS_PER_PMD &&
 	       IS_ALIGNED(w->start, PMD_SIZE) && IS_ALIGNED(w->src, PMD_SIZE) &&
 	       IS_ALIGNED(pfn, PTRS_PER_PMD) && pmd_none(READ_ONCE(*vmf->pmd));
 }

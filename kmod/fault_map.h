@@ -10,6 +10,14 @@
  * invalidation came since it looked them up; the PTE table is made first,
  * under att->pt_lock, because nothing under seg->lock may allocate (reclaim
  * can enter the invalidation, which takes seg->lock).
+ *
+ * PMD mappings: vmf_insert_pfn_pmd() makes a PMD that GUP-fast takes unless
+ * the kernel marks it special (pmd_mkspecial, probed in Kbuild): without
+ * that, GUP-fast (futex, O_DIRECT, vmsplice) would take references to the
+ * pages of a local attachment behind the notifier's back, and dereference
+ * the nonexistent memmap of a remote one's peer-window frames.  So PMDs are
+ * mapped only on kernels that have special PMDs; otherwise PTEs, which
+ * vmf_insert_pfn() always marks special.
  */
 #ifndef XPMEM_FAULT_MAP_H
 #define XPMEM_FAULT_MAP_H
@@ -25,6 +33,9 @@ struct xpmem_window {
 	unsigned long npages;
 	unsigned long target;		/* index of the faulting page */
 };
+
+/* Whether this build maps whole PMDs (the kernel has special PMDs). */
+extern bool xpmem_map_pmds;
 
 /* The source address an attachment address maps (a proxy's: its offset). */
 static inline unsigned long xpmem_src_of(struct vm_area_struct *vma,
@@ -65,8 +76,8 @@ bool xpmem_prepare_ptes(struct vm_fault *vmf, unsigned long start,
 			unsigned long end);
 /*
  * Whether the window may be mapped with one PMD from frame @pfn (a 2 MiB
- * aligned run): the window is a whole aligned PMD of the attachment and of
- * the source, and nothing is mapped there yet.
+ * aligned run): the build maps PMDs, the window is a whole aligned PMD of
+ * the attachment and of the source, and nothing is mapped there yet.
  */
 bool xpmem_window_pmd_ok(struct vm_fault *vmf, const struct xpmem_window *w,
 			 unsigned long pfn);
