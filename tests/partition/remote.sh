@@ -166,28 +166,6 @@ gup() {
 }
 check "remote: futex, O_DIRECT, vmsplice on THP and 4 KiB remote attachments: clean, no oops" gup
 
-# A remote fault waits for the owner without the attacher's mmap_lock: with
-# the owner's fault service stalled (2 s a request, fault_ms 5000 in the
-# attacher), another thread's mmap/munmap finishes before the fault does.
-lockdrop() {
-	local out=$logs/lockdrop.exp e r=0 seg i
-	"$lab" exec 0 --timeout 60 -- "$bin/xpmem-xpart-lockdrop" export 40 >"$out" 2>&1 &
-	e=$!
-	for ((i = 0; i < 300; i++)); do
-		seg=$(awk '/^segid /{ print $2 }' "$out")
-		[ -n "$seg" ] && break
-		sleep 0.1
-	done
-	[ -n "$seg" ] || { cat "$out"; wait "$e"; return 1; }
-	xctl 1 set fault_ms 5000 >/dev/null && xctl 0 inject stall_fault_service_ms 2000 >/dev/null || r=1
-	"$lab" exec 1 --timeout 60 -- "$bin/xpmem-xpart-lockdrop" attach "$seg" || r=1
-	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
-	xctl 1 set fault_ms 1000 >/dev/null || r=1
-	wait "$e" || r=1
-	cat "$out"
-	return $r
-}
-check "remote: a remote fault waits for the owner without the mmap_lock (mmap in another thread goes first)" lockdrop
 
 # An owner whose fault service stalls (3 s a request) does not hold the asker:
 # its GET gives up at fault_ms (1000) with ETIMEDOUT; nobody is fenced; the
