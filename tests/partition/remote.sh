@@ -37,10 +37,10 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 23 checks, then kernel log and rmmod per partition.
-echo "PLAN $((23 + 2 * n))"
+# more): 24 checks, then kernel log and rmmod per partition.
+echo "PLAN $((24 + 2 * n))"
 
-for p in export attach pressure; do
+for p in export attach pressure fanout; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
 done
 "$lab" down >/dev/null 2>&1
@@ -383,6 +383,57 @@ late_completion() {
 	return $r
 }
 check "remote: late completion: 1 fenced at inval_ms, rejoins, quarantine released" late_completion
+
+# One page, 17 exports: 16 GETs from 1, then one from 2.  1 handles
+# INVALIDATEs 3 s late (inval_ms 1000).  The munmap asks all 17 at once,
+# each with its own deadline: 1 is fenced at its deadline, 2 answers at
+# once and must stay UP under the same epoch (a deadline shared by batches
+# of 16 fenced it: its batch started after 1's had used up inval_ms).
+fanout_one_slow() {
+	local out=$logs/fanout.exp e a1 a2 seg i r=0 v0 ms
+	v0=$(view 0) || return 1
+	"$lab" exec 0 --timeout 120 --env "XPMEMCTL=$xpmemctl" -- \
+		"$bin/xpmem-xpart-fanout" export 90 >"$out" 2>&1 &
+	e=$!
+	for ((i = 0; i < 300; i++)); do
+		seg=$(awk '/^segid /{ print $2 }' "$out")
+		[ -n "$seg" ] && break
+		sleep 0.1
+	done
+	[ -n "$seg" ] || { cat "$out"; wait "$e"; return 1; }
+	"$lab" exec 1 --timeout 120 --env "XPMEMCTL=$xpmemctl" -- "$bin/xpmem-xpart-fanout" \
+		attach "$seg" 16 1 15 "inject delay_invalidate_ms 3000" >"$logs/fanout.att1" 2>&1 &
+	a1=$!
+	for ((i = 0; i < 900; i++)); do
+		grep -q '^ready 1' "$out" && break
+		kill -0 "$e" 2>/dev/null || break
+		sleep 0.1
+	done
+	"$lab" exec 2 --timeout 120 -- "$bin/xpmem-xpart-fanout" attach "$seg" 1 2 10 \
+		>"$logs/fanout.att2" 2>&1 &
+	a2=$!
+	wait "$e" || r=1
+	wait "$a1" || r=1
+	wait "$a2" || r=1
+	xctl 1 inject delay_invalidate_ms 0 >/dev/null || r=1
+	sed 's/^/    exporter: /' "$out"
+	sed 's/^/    attacher in 1: /' "$logs/fanout.att1"
+	sed 's/^/    attacher in 2: /' "$logs/fanout.att2"
+	grep -q '^PASS fanout' "$out" || r=1
+	ms=$(awk '/^munmap_ms /{ print $2 }' "$out")
+	echo "munmap_ms ${ms:-none} (inval_ms 1000)"
+	[ -n "$ms" ] && [ "$ms" -lt 3000 ] || r=1
+	echo "partition 2 in 0's view, before: $(field "$v0" 2 2) epoch $(field "$v0" 2 3); after: $(field "$(view 0)" 2 2) epoch $(field "$(view 0)" 2 3)"
+	[ "$(field "$(view 0)" 2 3)" = "$(field "$v0" 2 3)" ] && [ "$(field "$(view 0)" 2 2)" = UP ] ||
+		{ echo "0 fenced the healthy partition 2"; r=1; }
+	[ "$(field "$(view 0)" 1 3)" != "$(field "$v0" 1 3)" ] || [ "$(field "$(view 0)" 1 2)" = DEAD ] ||
+		{ echo "0 did not fence the slow partition 1"; r=1; }
+	wait_state 0 1 UP 30000 >/dev/null || r=1
+	wait_field 0 1 7 0 10000 || r=1
+	wait_counter 0 pinned_pages 0 10000 || r=1
+	return $r
+}
+check "remote: 17 exports, 1 slow past inval_ms: only 1 fenced, 2 stays UP (per-target deadlines)" fanout_one_slow
 
 # ---- partitions dying ------------------------------------------------------------
 check "remote: kill 1 mid-invalidate: munmap within inval_ms, pages quarantined and kept through memory pressure, released on restart" \
