@@ -256,7 +256,14 @@ static long pin_and_record(struct xpmem_export *e, u64 offset,
 			return n ? n : -EFAULT;
 
 		mutex_lock(&xpmem_export_lock);
-		if (e->unlinked || e->quarantine) {
+		/*
+		 * A removal closes the segment's exports under this lock before
+		 * its last shootdown looks for pins: a pin recorded after that
+		 * would never be asked back, and would be dropped by the unlink
+		 * under a live remote mapping.
+		 */
+		if (e->unlinked || e->quarantine || seg->exports_closed ||
+		    READ_ONCE(seg->dead)) {
 			mutex_unlock(&xpmem_export_lock);
 			unpin_user_pages(pages, n);
 			return -ENOENT;
