@@ -30,7 +30,11 @@ struct xpmem_export {
 	unsigned long npins;
 };
 
-/* Protects every export, its pins and seg->exports; see export.c. */
+/*
+ * Protects every export, its pins and seg->exports; see export.c.  Nothing
+ * under it may enter reclaim (GFP_NOWAIT only): reclaim can run the
+ * notifier, whose shootdown takes it.
+ */
 extern struct mutex xpmem_export_lock;
 
 void xpmem_export_put(struct xpmem_export *e);

@@ -59,6 +59,7 @@ static struct {
 	struct doorbell_dev *doorbell;	/* NULL: no fabric */
 	struct xpmem_fabric_window windows[FABRIC_MAX_WINDOWS];
 	struct pci_dev *window_pdev[FABRIC_MAX_WINDOWS];
+	void *window_virt[FABRIC_MAX_WINDOWS];	/* mapped at probe, or NULL */
 	spinlock_t handler_lock;	/* the doorbell handler and its data */
 	xpmem_doorbell_fn handler;
 	void *handler_data;
@@ -114,6 +115,29 @@ int xpmem_fabric_window(unsigned int index, struct xpmem_fabric_window *w)
 	mutex_lock(&fabric.lock);
 	if (fabric.window_pdev[index]) {
 		*w = fabric.windows[index];
+		err = 0;
+	}
+	mutex_unlock(&fabric.lock);
+	return err;
+}
+
+int xpmem_fabric_window_read(unsigned int index, u64 offset, void *buf,
+			     size_t len)
+{
+	int err = -ENOENT;
+
+	if (index >= FABRIC_MAX_WINDOWS)
+		return -EINVAL;
+	mutex_lock(&fabric.lock);
+	if (!fabric.window_pdev[index]) {
+		err = -ENOENT;
+	} else if (offset > fabric.windows[index].size ||
+		   len > fabric.windows[index].size - offset) {
+		err = -ERANGE;
+	} else if (!fabric.window_virt[index]) {
+		err = -ENXIO;
+	} else {
+		memcpy(buf, fabric.window_virt[index] + offset, len);
 		err = 0;
 	}
 	mutex_unlock(&fabric.lock);
@@ -270,6 +294,7 @@ static int probe_window(struct pci_dev *pdev)
 {
 	resource_size_t len = pci_resource_len(pdev, 2);
 	int i, err = -ENOSPC;
+	void *virt;
 
 	if (!len)
 		return -ENODEV;
@@ -277,16 +302,21 @@ static int probe_window(struct pci_dev *pdev)
 	 * Reserving the window write-back (it is RAM on the other side) makes
 	 * the attachments that map its frames cacheable too: PFN mappings
 	 * take the memory type of the range they fall in, uncached when none
-	 * was reserved.
+	 * was reserved.  The mapping is kept: the partition layer reads a
+	 * peer's tag through it under its mutex, where nothing may allocate.
 	 */
-	if (IS_ERR(devm_memremap(&pdev->dev, pci_resource_start(pdev, 2), len,
-				 MEMREMAP_WB)))
+	virt = devm_memremap(&pdev->dev, pci_resource_start(pdev, 2), len,
+			     MEMREMAP_WB);
+	if (IS_ERR(virt)) {
 		dev_warn(&pdev->dev, "peer window stays uncached\n");
+		virt = NULL;
+	}
 	mutex_lock(&fabric.lock);
 	for (i = 0; i < FABRIC_MAX_WINDOWS; i++) {
 		if (fabric.window_pdev[i])
 			continue;
 		fabric.window_pdev[i] = pdev;
+		fabric.window_virt[i] = virt;
 		fabric.windows[i].phys = pci_resource_start(pdev, 2);
 		fabric.windows[i].size = len;
 		err = 0;
@@ -339,8 +369,10 @@ static void fabric_remove(struct pci_dev *pdev)
 		pci_free_irq_vectors(pdev);
 	}
 	for (i = 0; i < FABRIC_MAX_WINDOWS; i++)
-		if (fabric.window_pdev[i] == pdev)
+		if (fabric.window_pdev[i] == pdev) {
 			fabric.window_pdev[i] = NULL;
+			fabric.window_virt[i] = NULL;
+		}
 	mutex_unlock(&fabric.lock);
 }
 

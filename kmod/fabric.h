@@ -29,5 +29,12 @@ void *xpmem_fabric_control_region(size_t *size);
 int xpmem_fabric_ring(unsigned int peer, unsigned int vector);
 void xpmem_fabric_set_doorbell_handler(xpmem_doorbell_fn fn, void *data);
 int xpmem_fabric_window(unsigned int index, struct xpmem_fabric_window *w);
+/*
+ * Copies @len bytes at @offset of window @index into @buf through the
+ * mapping made at probe: allocates nothing (the fabric mutex may be held).
+ * 0, -ENOENT (no such window), -ERANGE (beyond it), -ENXIO (not mapped).
+ */
+int xpmem_fabric_window_read(unsigned int index, u64 offset, void *buf,
+			     size_t len);
 
 #endif /* XPMEM_FABRIC_H */

@@ -627,6 +627,21 @@ static int set_tunable(struct sk_buff *skb, struct genl_info *info)
 
 /* ---- events ----------------------------------------------------------- */
 
+/*
+ * Events are sent from the partition layer's state callbacks, under the
+ * fabric mutex: nothing here may enter reclaim (reclaim can run our
+ * notifier, which takes that mutex).  So GFP_NOWAIT, sized to the event; an
+ * event that finds no memory is dropped (a listener that must not miss a
+ * state re-reads the partitions dump).
+ */
+#define EVENT_GFP	(GFP_NOWAIT | __GFP_NOWARN)
+#define EVENT_SIZE	256	/* the largest event is about 100 bytes */
+
+static struct sk_buff *event_new(void)
+{
+	return genlmsg_new(EVENT_SIZE, EVENT_GFP);
+}
+
 static void event_send(struct sk_buff *msg, void *hdr, int err)
 {
 	if (err) {
@@ -634,12 +649,12 @@ static void event_send(struct sk_buff *msg, void *hdr, int err)
 		return;
 	}
 	genlmsg_end(msg, hdr);
-	genlmsg_multicast(&xpmem_genl_family, msg, 0, 0, GFP_KERNEL);
+	genlmsg_multicast(&xpmem_genl_family, msg, 0, 0, EVENT_GFP);
 }
 
 void xpmem_netlink_event_partition(u32 id, u32 state, u64 epoch)
 {
-	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *msg = event_new();
 	void *hdr;
 
 	if (!msg)
@@ -655,7 +670,7 @@ void xpmem_netlink_event_partition(u32 id, u32 state, u64 epoch)
 void xpmem_netlink_event_fence(u32 id, u64 epoch, u32 reason, u64 time_ns,
 			       u64 quarantined_pages)
 {
-	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *msg = event_new();
 	void *hdr;
 
 	if (!msg)

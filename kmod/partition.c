@@ -327,27 +327,25 @@ static void identify_window(u32 peer)
 {
 	struct xpmem_fabric_window w;
 	struct xp_window pub;
+	u8 tag[XP_TAG_SIZE];
 	unsigned int i;
-	void *tag;
 
+	lockdep_assert_held(&part.lock);
 	if (peer >= XPMEM_FABRIC_MAX_PARTITIONS || part.window_of[peer] >= 0)
 		return;
 	if (xp_region_window(&part.region, peer, &pub) || !pub.pages)
 		return;
+	/* Through the windows' probe-time mappings: no memremap here. */
 	for (i = 0; xpmem_fabric_window(i, &w) == 0; i++) {
-		if (pub.pfn >= w.size >> PAGE_SHIFT)
-			continue;
-		tag = memremap(w.phys + (pub.pfn << PAGE_SHIFT), XP_TAG_SIZE,
-			       MEMREMAP_WB);
-		if (!tag)
+		if (pub.pfn >= w.size >> PAGE_SHIFT ||
+		    xpmem_fabric_window_read(i, pub.pfn << PAGE_SHIFT, tag,
+					     XP_TAG_SIZE))
 			continue;
 		if (!memcmp(tag, pub.tag, XP_TAG_SIZE)) {
 			part.window_of[peer] = i;
 			pr_info("xpmem: partition %u is peer window %u\n", peer, i);
-		}
-		memunmap(tag);
-		if (part.window_of[peer] >= 0)
 			return;
+		}
 	}
 }
 

@@ -41,7 +41,13 @@ struct peer_thread {
 };
 
 struct partition_state {
-	struct mutex lock;		/* the fabric mutex: every core call */
+	/*
+	 * The fabric mutex: every core call.  Nothing under it may enter
+	 * reclaim (no GFP_KERNEL, no memremap/vmalloc): reclaim can run an
+	 * exporter's notifier, whose shootdown takes this mutex to post
+	 * INVALIDATE.  Allocate before taking it, or GFP_NOWAIT.
+	 */
+	struct mutex lock;
 	struct xp_region region;
 	bool attached;
 	bool joined;

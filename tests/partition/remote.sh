@@ -37,8 +37,8 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 24 checks, then kernel log and rmmod per partition.
-echo "PLAN $((24 + 2 * n))"
+# more): 25 checks, then kernel log and rmmod per partition.
+echo "PLAN $((25 + 2 * n))"
 
 for p in export attach pressure fanout; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
@@ -434,6 +434,50 @@ fanout_one_slow() {
 	return $r
 }
 check "remote: 17 exports, 1 slow past inval_ms: only 1 fenced, 2 stays UP (per-target deadlines)" fanout_one_slow
+
+# Nothing under the fabric mutex may enter reclaim (reclaim can run our
+# notifier, which takes that mutex to post INVALIDATE).  Fencing 2 and its
+# rejoin run partition 0's state callbacks under the mutex, in the rescan
+# and peer threads, which do everything else under it too: while 2 is
+# stopped and continued, partition 0 traces every allocation those threads
+# make that may reclaim directly (__GFP_DIRECT_RECLAIM, 0x400); none may.
+trace_reclaim() { # P on|off
+	local t=/sys/kernel/tracing
+	"$lab" exec "$1" --timeout 60 -- sh -c "
+		[ -d $t/events/kmem ] || mount -t tracefs nodev $t || exit 2
+		echo 0 >$t/tracing_on
+		if [ $2 = on ]; then echo >$t/trace; fi
+		for ev in kmalloc kmalloc_node kmem_cache_alloc kmem_cache_alloc_node mm_page_alloc; do
+			[ -d $t/events/kmem/\$ev ] || continue
+			if [ $2 = on ]; then
+				echo '(comm == \"xpmem-rescan\" || comm ~ \"xpmem-peer*\") && gfp_flags & 0x400' \
+					>$t/events/kmem/\$ev/filter || exit 3
+				echo 1 >$t/events/kmem/\$ev/enable
+			else
+				echo 0 >$t/events/kmem/\$ev/enable
+				echo 0 >$t/events/kmem/\$ev/filter
+			fi
+		done
+		if [ $2 = on ]; then echo 1 >$t/tracing_on; else grep -v '^#' $t/trace; echo >$t/trace; fi"
+}
+no_reclaim_under_fabric_mutex() {
+	local out=$logs/no-reclaim.trace e0 r=0 k
+	trace_reclaim 0 on || { echo "cannot trace allocations in partition 0"; return 1; }
+	e0=$(field "$(view 0)" 2 3)
+	"$lab" stop 2 || r=1
+	wait_state 0 2 DEAD 10000 >/dev/null || r=1
+	"$lab" cont 2 || r=1
+	wait_state 0 2 UP 60000 >/dev/null || r=1
+	trace_reclaim 0 off >"$out" || { echo "cannot read the trace"; r=1; }
+	[ "$(field "$(view 0)" 2 3)" != "$e0" ] || { echo "2 was not fenced"; r=1; }
+	k=$(grep -c . "$out")
+	echo "allocations that may reclaim, by partition 0's rescan and peer threads: $k"
+	head -n 10 "$out"
+	[ "$k" = 0 ] || r=1
+	return $r
+}
+check "remote: a fence and a rejoin allocate nothing that may reclaim under the fabric mutex" \
+	no_reclaim_under_fabric_mutex
 
 # ---- partitions dying ------------------------------------------------------------
 check "remote: kill 1 mid-invalidate: munmap within inval_ms, pages quarantined and kept through memory pressure, released on restart" \
