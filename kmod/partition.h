@@ -19,8 +19,9 @@
  *                  takes attacher-side locks only and never waits for a peer.
  *   xpmem-fsvc/P   P's requests on our segments; takes our exporters' mmap
  *                  locks.
- * Nothing allocates memory under the fabric mutex: reclaim may enter an
- * exporter's invalidation, which takes it to post INVALIDATE.
+ * Nothing allocates memory under the fabric mutex that may enter reclaim
+ * (I8): reclaim may enter an exporter's invalidation, which takes it to
+ * post INVALIDATE.
  */
 #ifndef XPMEM_PARTITION_H
 #define XPMEM_PARTITION_H

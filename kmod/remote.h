@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * remote.h - segments across partitions (DESIGN.md §5.3, §5.4).
+ * remote.h - segments across partitions (docs/design.md, "Segments across
+ * partitions"; invariants I1, I2, I7).
  *
  * export.c is the owner's side: it answers other partitions' GET, FAULT,
  * UNPIN and RELEASE on our segments, keeps the pages it handed out pinned
@@ -14,10 +15,9 @@
  * like any segment; its faults ask the owner and map the owner's frames
  * through the owner's peer window; the owner's INVALIDATE zaps them.
  *
- * Lock order (outermost first), on top of xpmem_internal.h's:
- *   fabric mutex (partition.c) -> import_lock -> export_lock
- *   exporter mmap_lock -> export_lock
- * Neither import_lock nor export_lock is held while posting a message.
+ * Lock order: the one list in docs/design.md, "Lock order".  Neither
+ * import_lock nor export_lock is held while posting a message, and nothing
+ * under export_lock or the fabric mutex enters reclaim (I8).
  */
 #ifndef XPMEM_REMOTE_H
 #define XPMEM_REMOTE_H

@@ -2,9 +2,9 @@
 /*
  * doorbell.h - how the transport interrupts a peer, supplied by its user.
  *
- * A doorbell is only a hint (DESIGN.md §5.1): the receiver rescans its
- * rings when woken, and a periodic rescan recovers lost doorbells, so
- * ring() may drop.  Implementations:
+ * A doorbell is only a hint (docs/design.md, "Membership"): the receiver
+ * rescans its rings when woken, and a periodic rescan recovers lost
+ * doorbells, so ring() may drop.  Implementations:
  *   kernel   ivshmem-doorbell BAR0: writel(peer << 16 | vector, bar0 + 12);
  *            wait = the per-peer thread's waitqueue (done by the module).
  *   host     eventfds (transport/host/doorbell_eventfd.c) or futexes on a

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR LGPL-2.1-or-later */
 /*
- * member.h - the membership state machine (DESIGN.md §5.2).
+ * member.h - the membership state machine (docs/transport.md, "Membership in
+ * short"; docs/design.md, invariants I3 and I7).
  *
  * Pure logic over the partition table: no threads, no timers, no
  * allocation.  Its user drives it with xp_member_tick(now) (every few ms,

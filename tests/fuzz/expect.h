@@ -6,7 +6,7 @@
 // mapped to an Outcome.  The caller states which outcomes are acceptable for
 // that call (an Allowed mask); anything else, including a success that
 // should have been a failure, is recorded as a test failure with the call's
-// arguments.  The masks are built from the ABI (docs/abi.md, ABI.md §1-2):
+// arguments.  The masks are built from the ABI (docs/abi.md):
 // e.g. an unaligned MAKE must be EINVAL, a foreign id is EPERM or ENOENT,
 // a forked child on its parent's descriptor gets XPMEM_ERRNO_NOPROC.
 #ifndef XPMEM_FUZZ_EXPECT_H

@@ -2,7 +2,7 @@
 //
 // abi_test.cc - the binary ioctl ABI, spoken without the library or the uapi
 // structs: command numbers as literals and arguments as byte buffers at the
-// offsets of the ABI table (ABI.md §2).  Existing binaries built against the
+// offsets of the ABI table (docs/abi.md, "Layouts").  Existing binaries built against the
 // old headers talk to the module exactly like this.
 #include <errno.h>
 #include <stddef.h>

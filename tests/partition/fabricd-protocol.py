@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """fabricd-protocol.py FABRICD: host test of fabricd, with Python clients in
-place of QEMU's ivshmem-doorbell device (ABI.md §3).
+place of QEMU's ivshmem-doorbell device (docs/lab.md, "fabricd").
 
 Checks, in order: the setup messages of a first and a second client (version,
 id, region fd of the right size and layout magic, peers' vectors, own

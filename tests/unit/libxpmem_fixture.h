@@ -62,7 +62,7 @@ enum : unsigned long {
 
 constexpr int kNoProc = 2004;
 
-/* Expected argument bytes, built field by field at ABI.md offsets. */
+/* Expected argument bytes, built field by field at docs/abi.md offsets. */
 class ArgBytes {
 public:
 	explicit ArgBytes(size_t len) : bytes_(len, 0) {}

@@ -3,7 +3,7 @@
  * fanout.c - cost, for the poster, of sending one INVALIDATE to each of N
  * peers (N = 1 ... 63): seal + push on N rings, with no doorbell, a futex
  * doorbell (FUTEX_WAKE) or an eventfd doorbell (write) per peer.  This is
- * the "all of them first" half of the shootdown (DESIGN.md §5.4); rings
+ * the "all of them first" half of the shootdown (docs/design.md); rings
  * are drained outside the timed part.
  */
 #include "bt.h"

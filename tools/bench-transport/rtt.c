@@ -46,7 +46,7 @@ static void sleep_on_bell(void *ctx)
 	p->db.ops->wait(p->db.ctx, xp_clock_ns() + BT_MS);
 }
 
-/* DESIGN.md §5.4: spin briefly on the completion, then sleep. */
+/* As a shootdown waits (docs/design.md): spin briefly on the completion, then sleep. */
 static u64 spin_until;
 
 static void spin_then_sleep(void *ctx)

@@ -53,7 +53,7 @@ lab_kept_paths() {
 	printf '%s\n' "$keep"
 }
 
-# The fabric's devices for partition $LAB_P of $1 (ABI.md §3): the doorbell
+# The fabric's devices for partition $LAB_P of $1 (docs/lab.md): the doorbell
 # device on fabricd at slot 08, then one ivshmem-plain window per peer Q over
 # Q's RAM file at slot 10+Q (own slot left empty).  Slots are fixed so that
 # the devices are easy to find; which window is whose must still be read

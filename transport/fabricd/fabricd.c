@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * fabricd.c - the lab's fabric server (DESIGN.md §5.1, ABI.md §3).
+ * fabricd.c - the lab's fabric server (docs/lab.md, "fabricd").
  *
  * Creates the control region (a file given by --shm, or a memfd), lays it
  * out with the transport core (xp_region_format), listens for QEMU

@@ -3,7 +3,7 @@
  * fabricd.h - the lab's fabric server: shared state of its three parts.
  *
  *   fabricd.c   options, the control region, the poll loop, signals
- *   peers.c     the ivshmem-doorbell protocol (ABI.md §3): accepting a
+ *   peers.c     the ivshmem-doorbell protocol (docs/lab.md): accepting a
  *               partition, announcing it, forwarding its doorbells
  *   ctl.c       the text control socket (fault injection, stats) and the
  *               client mode `fabricd --ctl SOCKET CMD...`

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * peers.c - fabricd's side of QEMU's ivshmem-doorbell protocol (ABI.md §3).
+ * peers.c - fabricd's side of QEMU's ivshmem-doorbell protocol (docs/lab.md,
+ * "fabricd").
  *
  * On accept, in this order, one sendmsg() per message: version 0; the new
  * client's id; -1 with the control region's fd; for every connected peer B
