@@ -427,7 +427,17 @@ static int part_attach(void)
 		pr_err("xpmem: control region refused: %s\n", xp_attach_strerror(err));
 		return -EINVAL;
 	}
-	part.nparts = min_t(u32, part.region.l.max_parts, XPMEM_FABRIC_MAX_PARTITIONS);
+	/*
+	 * One number sizes everything: the region's slot count, validated
+	 * here.  The membership core walks all of the region's slots, so a
+	 * region with more than our tables hold is refused, never clamped.
+	 */
+	if (part.region.l.max_parts > XPMEM_FABRIC_MAX_PARTITIONS) {
+		pr_err_once("xpmem: control region refused: %u partition slots, this module handles %u\n",
+			    part.region.l.max_parts, XPMEM_FABRIC_MAX_PARTITIONS);
+		return -ERANGE;
+	}
+	part.nparts = part.region.l.max_parts;
 	if (part.self >= part.nparts) {
 		pr_err("xpmem: partition id %u beyond the region's %u slots\n",
 		       part.self, part.nparts);

@@ -48,9 +48,9 @@ finish() { # STATUS
 trap 'finish $?; exit $?' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
 # more): up; devices per partition; windows a -> b, a != b; three doorbell
-# checks, status --json, six kill/restart checks, stop/cont; cut; kernel log
-# per partition; down.
-echo "PLAN $((1 + n + n * (n - 1) + 11 + 1 + n + 1))"
+# checks, status --json, six kill/restart checks, stop/cont; cut; a region
+# of 80 slots; kernel log per partition; down.
+echo "PLAN $((1 + n + n * (n - 1) + 11 + 1 + 1 + n + 1))"
 
 [ -x "$probe" ] || { fail "${probe#"$repo"/} is not built"; exit 1; }
 [ -x "$LAB_FABRICD" ] || { fail "${LAB_FABRICD#"$repo"/} is not built"; exit 1; }
@@ -212,6 +212,28 @@ cut_ok() {
 		"$lab" exec 1 --timeout 60 -- true
 }
 check "fabric cut 1: QEMU keeps running, doorbells to 1 dropped" cut_ok
+
+# A region with more partition slots than the module's tables (80 > 64),
+# slot 70 marked UP as a live partition would be: the module must refuse
+# it (clamping the count left the membership core walking all 80 slots,
+# past the tables), and its kernel log must stay clean.
+big_region_refused() {
+	local reformat=$LAB_BUILD/tests/partition/xpmem-partition-reformat r=0
+	"$reformat" "$LAB_FABRIC/region" 80 2 70 || return 1
+	"$lab" exec 0 --timeout 60 -- busybox insmod "$LAB_MODULE" || return 1
+	sleep 3
+	"$lab" exec 0 --timeout 30 -- sh -c 'dmesg | grep xpmem | tail -n 5'
+	"$lab" exec 0 --timeout 30 -- sh -c \
+		'dmesg | grep -q "control region refused: 80 partition slots"' || r=1
+	"$lab" dmesg-check 0 || r=1
+	"$lab" exec 0 --timeout 60 -- busybox rmmod xpmem || r=1
+	return $r
+}
+if [ -x "$LAB_BUILD/tests/partition/xpmem-partition-reformat" ] && [ -f "$LAB_MODULE" ]; then
+	check "region of 80 slots, slot 70 UP: refused by the module, kernel log clean" big_region_refused
+else
+	fail "region of 80 slots: xpmem-partition-reformat or the module is not built"
+fi
 
 # Per-partition kernel logs: no BUG/WARNING/Oops (dmesg-check reads partition 0).
 for ((p = 0; p < n; p++)); do
