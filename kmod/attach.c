@@ -122,7 +122,7 @@ static struct file *attach_file_open(struct xpmem_segment *seg, bool rdonly)
 	struct xpmem_attach *att;
 	struct file *file;
 
-	att = kzalloc(sizeof(*att), GFP_KERNEL);
+	att = kzalloc(sizeof(*att), GFP_KERNEL_ACCOUNT);
 	if (!att)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&att->pt_lock);

@@ -64,7 +64,7 @@ struct xpmem_ctx *xpmem_ctx_create(void)
 
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&ctx->lock);

@@ -27,6 +27,7 @@
  * reclaim (which may call the notifier, which takes xpmem_export_lock).
  */
 #include <linux/hashtable.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/random.h>
 #include <linux/sched/mm.h>
@@ -120,10 +121,35 @@ static int remote_may_access(struct xpmem_segment *seg, u32 uid, u32 gid,
 	return (granted & want) == want ? 0 : -EACCES;
 }
 
+/*
+ * Exports and their pin records are made by our fault-service threads for
+ * peers, but for the segment's owner, who decided to share: they are charged
+ * to the owner's memory cgroup.  Begin/end around such allocations.
+ */
+static struct mem_cgroup *charge_owner_begin(struct xpmem_segment *seg,
+					     struct mem_cgroup **old)
+{
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(seg->mm);
+
+	*old = set_active_memcg(memcg);
+	return memcg;
+}
+
+static void charge_owner_end(struct mem_cgroup *memcg, struct mem_cgroup *old)
+{
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+}
+
 static struct xpmem_export *export_new(struct xpmem_segment *seg, u32 peer,
 				       u32 epoch, bool rdonly)
 {
-	struct xpmem_export *e = kzalloc(sizeof(*e), GFP_KERNEL);
+	struct mem_cgroup *memcg, *old;
+	struct xpmem_export *e;
+
+	memcg = charge_owner_begin(seg, &old);
+	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
+	charge_owner_end(memcg, old);
 
 	if (!e)
 		return NULL;
@@ -241,7 +267,8 @@ static long pin_and_record(struct xpmem_export *e, u64 offset,
 {
 	struct xpmem_segment *seg = e->seg;
 	unsigned long first = offset >> PAGE_SHIFT, i;
-	unsigned int gup = write ? FOLL_WRITE : 0;
+	/* Held for as long as a peer maps the pages: a long-term pin. */
+	unsigned int gup = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
 	unsigned long seq;
 	long n;
 	int tries;
@@ -274,9 +301,9 @@ static long pin_and_record(struct xpmem_export *e, u64 offset,
 			continue;
 		}
 		for (i = 0; i < n; i++) {
-			/* No reclaim under xpmem_export_lock: GFP_NOWAIT. */
+			/* No reclaim under xpmem_export_lock: GFP_NOWAIT (I8). */
 			struct page *old = xa_store(&e->pins, first + i, pages[i],
-						    GFP_NOWAIT);
+						    GFP_NOWAIT | __GFP_ACCOUNT);
 
 			if (xa_is_err(old)) {
 				unpin_user_pages(pages + i, n - i);
@@ -301,6 +328,7 @@ static void serve_fault(u32 peer, const struct xp_msg *m)
 {
 	const struct xp_fault *f = &m->u.fault;
 	bool write = f->flags & XP_FAULTF_WRITE;
+	struct mem_cgroup *memcg, *old;
 	struct xpmem_export *e;
 	struct page **pages = NULL;
 	unsigned long npages, size;
@@ -334,7 +362,9 @@ static void serve_fault(u32 peer, const struct xp_msg *m)
 		err = -ENOENT;
 		goto out_put;
 	}
+	memcg = charge_owner_begin(e->seg, &old);
 	n = pin_and_record(e, f->offset, npages, write, pages);
+	charge_owner_end(memcg, old);
 	mmput(e->seg->mm);
 	if (n < 0)
 		err = n;

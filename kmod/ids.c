@@ -37,7 +37,7 @@ static int publish(struct xarray *xa, void *obj, s64 *id)
 
 	for (i = 0; i < ID_DRAWS && err == -EBUSY; i++) {
 		*id = draw_id();
-		err = xa_insert(xa, (unsigned long)*id, obj, GFP_KERNEL);
+		err = xa_insert(xa, (unsigned long)*id, obj, GFP_KERNEL_ACCOUNT);
 	}
 	return err;
 }

@@ -73,8 +73,9 @@ static struct xpmem_segment *proxy_new(u32 peer, u32 epoch, s64 segid,
 	struct xpmem_segment *seg;
 	struct xpmem_import *imp;
 
-	seg = kzalloc(sizeof(*seg), GFP_KERNEL);
-	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
+	/* A proxy lives as long as its user's permits: charged to that user. */
+	seg = kzalloc(sizeof(*seg), GFP_KERNEL_ACCOUNT);
+	imp = kzalloc(sizeof(*imp), GFP_KERNEL_ACCOUNT);
 	if (!seg || !imp)
 		goto err;
 	seg->inode = xpmem_attach_inode_alloc();

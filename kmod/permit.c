@@ -78,7 +78,7 @@ int xpmem_cmd_get(struct xpmem_ctx *ctx, struct xpmem_cmd_get *cmd)
 	}
 make_permit:
 
-	permit = kzalloc(sizeof(*permit), GFP_KERNEL);
+	permit = kzalloc(sizeof(*permit), GFP_KERNEL_ACCOUNT);	/* the user's */
 	if (!permit) {
 		err = -ENOMEM;
 		goto err_put_seg;

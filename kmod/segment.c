@@ -76,7 +76,8 @@ int xpmem_cmd_make(struct xpmem_ctx *ctx, struct xpmem_cmd_make *cmd)
 	if (err)
 		return err;
 
-	seg = kzalloc(sizeof(*seg), GFP_KERNEL);
+	/* Made by a user for as long as it likes: charged to it. */
+	seg = kzalloc(sizeof(*seg), GFP_KERNEL_ACCOUNT);
 	if (!seg)
 		return -ENOMEM;
 	kref_init(&seg->ref);
