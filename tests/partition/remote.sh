@@ -37,8 +37,8 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 25 checks, then kernel log and rmmod per partition.
-echo "PLAN $((25 + 2 * n))"
+# more): 29 checks, then kernel log and rmmod per partition.
+echo "PLAN $((29 + 2 * n))"
 
 for p in export attach pressure fanout; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
