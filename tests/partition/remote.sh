@@ -124,10 +124,11 @@ mutual() {
 }
 check "remote: 0 and 1 invalidate each other's memory while serving each other's faults: no fence, no timeout (I6)" mutual
 
-# Atomics (lock add, xchg, cmpxchg) on a remote page first mapped read-only.
-atomics() {
-	local out=$logs/atomics.exp e r=0 seg i
-	"$lab" exec 0 --timeout 60 -- "$bin/xpmem-xpart-atomics" export 40 >"$out" 2>&1 &
+# One xpmem-xpart-PROG pair: "PROG export 40" in 0 prints its segid, "PROG
+# attach SEGID" in 1 works on it; the exporter's own "PASS TAG" is the verdict.
+export_then_attach() { # PROG TAG
+	local out=$logs/$1.exp e r=0 seg i
+	"$lab" exec 0 --timeout 60 -- "$bin/xpmem-xpart-$1" export 40 >"$out" 2>&1 &
 	e=$!
 	for ((i = 0; i < 300; i++)); do
 		seg=$(awk '/^segid /{ print $2 }' "$out")
@@ -135,12 +136,15 @@ atomics() {
 		sleep 0.1
 	done
 	[ -n "$seg" ] || { cat "$out"; wait "$e"; return 1; }
-	"$lab" exec 1 --timeout 30 -- "$bin/xpmem-xpart-atomics" attach "$seg" || r=1
+	"$lab" exec 1 --timeout 30 -- "$bin/xpmem-xpart-$1" attach "$seg" || r=1
 	wait "$e" || r=1
 	cat "$out"
-	grep -q '^PASS atomics' "$out" || r=1
+	grep -q "^PASS $2" "$out" || r=1
 	return $r
 }
+
+# Atomics (lock add, xchg, cmpxchg) on a remote page first mapped read-only.
+atomics() { export_then_attach atomics atomics; }
 check "remote: atomics on a page first read (lock add, xchg, cmpxchg) complete, values right" atomics
 
 # futex, O_DIRECT and vmsplice on a remote attachment of a THP and a 4 KiB
@@ -148,20 +152,9 @@ check "remote: atomics on a page first read (lock add, xchg, cmpxchg) complete, 
 # oopses (GUP-fast on a PMD of peer-window frames, which have no struct
 # page, did where the module mapped PMDs the kernel does not mark special).
 gup() {
-	local out=$logs/gup.exp e r=0 seg i
-	"$lab" exec 0 --timeout 60 -- "$bin/xpmem-xpart-gup" export 40 >"$out" 2>&1 &
-	e=$!
-	for ((i = 0; i < 300; i++)); do
-		seg=$(awk '/^segid /{ print $2 }' "$out")
-		[ -n "$seg" ] && break
-		sleep 0.1
-	done
-	[ -n "$seg" ] || { cat "$out"; wait "$e"; return 1; }
-	"$lab" exec 1 --timeout 30 -- "$bin/xpmem-xpart-gup" attach "$seg" || r=1
-	wait "$e" || r=1
-	cat "$out"
-	grep -q '^PASS gup' "$out" || r=1
-	"$lab" exec 1 --timeout 30 -- sh -c 'dmesg | grep -E "BUG:|Oops|WARNING:"' && r=1
+	local r=0
+	export_then_attach gup gup || r=1
+	"$lab" dmesg-check 1 || r=1
 	return $r
 }
 check "remote: futex, O_DIRECT, vmsplice on THP and 4 KiB remote attachments: clean, no oops" gup
