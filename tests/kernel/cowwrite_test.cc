@@ -37,18 +37,28 @@ constexpr size_t kWord = 3;		// the word of each page the children add to
 constexpr int kRunSeconds = 60;
 
 // word += i as one read-modify-write instruction, the way the issue found it.
-inline void add_rmw(volatile uint64_t *word, uint64_t i)
+// Children running side by side add to the same words: a plain add is then
+// a load and a store that two CPUs may interleave (one child's add lost, the
+// test's fault, not the module's), so they use the locked form, which is
+// still one read-modify-write instruction faulting the same way.
+inline void add_rmw(volatile uint64_t *word, uint64_t i, bool concurrent)
 {
 #if defined(__x86_64__)
-	__asm__ volatile("addq %1, %0" : "+m"(*word) : "r"(i) : "memory");
+	if (concurrent)
+		__asm__ volatile("lock addq %1, %0" : "+m"(*word) : "r"(i) : "memory");
+	else
+		__asm__ volatile("addq %1, %0" : "+m"(*word) : "r"(i) : "memory");
 #else
-	*word += i;
+	if (concurrent)
+		__atomic_fetch_add(word, i, __ATOMIC_RELAXED);
+	else
+		*word += i;
 #endif
 }
 
 // A child: attach the parent's buffer, add i to page i's word, check that
 // its own copy of the buffer (copy-on-write since the fork) did not change.
-int child_adds(int64_t segid, volatile uint64_t *buf, size_t npages)
+int child_adds(int64_t segid, volatile uint64_t *buf, size_t npages, bool concurrent)
 {
 	// Its own copy as the fork left it (earlier children's adds included).
 	std::vector<uint64_t> own(npages);
@@ -66,7 +76,7 @@ int child_adds(int64_t segid, volatile uint64_t *buf, size_t npages)
 	}
 	volatile uint64_t *w = (volatile uint64_t *)at;
 	for (size_t i = 0; i < npages; i++)
-		add_rmw(&w[i * kWordsPerPage + kWord], i);
+		add_rmw(&w[i * kWordsPerPage + kWord], i, concurrent);
 	for (size_t i = 0; i < npages; i++) {
 		if (buf[i * kWordsPerPage + kWord] != own[i]) {
 			fprintf(stderr, "[child %d] own copy of page %zu changed\n",
@@ -95,7 +105,7 @@ int parent(size_t npages, int children, bool parallel)
 	}
 	std::vector<pid_t> pids;
 	for (int c = 0; c < children; c++) {
-		pid_t pid = spawn([&] { return child_adds(segid, buf, npages); },
+		pid_t pid = spawn([&] { return child_adds(segid, buf, npages, parallel); },
 				  kRunSeconds);
 		if (pid < 0)
 			return 12;
