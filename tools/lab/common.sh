@@ -92,6 +92,26 @@ lab_guest_version() {
 	lab_kernel_version
 }
 
+# Host paths of the guest kernel's modules M... (paths under
+# lib/modules/VER/, e.g. kernel/drivers/net/virtio_net.ko) with their
+# dependencies, in load order, one a line; nothing for those the kernel
+# builds in (the debug kernel builds in everything the lab loads).  Fails,
+# printing nothing, when the kernel has one neither as a module nor built in.
+lab_guest_modules() { # M...
+	local ver mods m out=
+	ver=$(lab_guest_version) || return 1
+	mods=$LAB_KERNEL/lib/modules/$ver
+	for m in "$@"; do
+		grep -qxF "$m" "$mods/modules.builtin" 2>/dev/null && continue
+		grep -q "^$m:" "$mods/modules.dep" 2>/dev/null ||
+			{ lab_say "the guest kernel $ver has no $m"; return 1; }
+		# modules.dep lists a module's dependencies nearest first: load them
+		# last-to-first, then the module.
+		out+=$(sed -n "s|^$m: *||p" "$mods/modules.dep" | tr ' ' '\n' | tac)$'\n'$m$'\n'
+	done
+	printf '%s' "$out" | awk 'NF && !seen[$0]++' | sed "s|^|$mods/|"
+}
+
 lab_qemu_pid() {
 	local pid
 	[ -f "$LAB_PRUN/qemu.pid" ] || return 1

@@ -37,23 +37,18 @@ lab_net_args() { # NPARTS
 }
 
 # The guest kernel's virtio_net and its dependencies, in load order (the
-# guest's root is the host's tree: the modules are read from build/lab/kernel).
+# guest's root is the host's tree: the modules are read from the kernel's
+# root under build/); none when built in.
 lab_net_modules() {
-	local ver mods
-	ver=$(lab_kernel_version) || return 1
-	mods=$LAB_KERNEL/lib/modules/$ver
-	# modules.dep lists a module's dependencies, nearest first: load them last-to-first.
-	sed -n 's|^kernel/drivers/net/virtio_net.ko: *||p' "$mods/modules.dep" | tr ' ' '\n' | tac |
-		sed "/^$/d; s|^|$mods/|"
-	echo "$mods/kernel/drivers/net/virtio_net.ko"
+	lab_guest_modules kernel/drivers/net/virtio_net.ko
 }
 
 # Brings partition $LAB_P's links up and checks that every running peer that
 # already has its links answers a ping.
 lab_net_up() { # NPARTS
-	local n=$1 mods
-	mapfile -t mods < <(lab_net_modules)
-	[ ${#mods[@]} -gt 1 ] || { lab_say "partition $LAB_P: cannot find virtio_net in the guest kernel"; return 1; }
+	local n=$1 mods list
+	list=$(lab_net_modules) || { lab_say "partition $LAB_P: cannot find virtio_net in the guest kernel"; return 1; }
+	mapfile -t mods < <(printf '%s' "$list" | sed '/^$/d')
 	# Generous: on a loaded host a TCG guest takes tens of seconds to load modules.
 	lab_agent_client exec --timeout 240 -- sh "$LAB_REPO/tools/lab/guest-net.sh" "$LAB_P" "$n" "${mods[@]}" ||
 		{ lab_say "partition $LAB_P: network setup failed"; return 1; }

@@ -25,24 +25,22 @@ lab_doorbell_check() { # KIND
 	case $1 in msix | rdma | poll) ;; *) lab_die "--doorbell: msix, rdma or poll, not '$1'" ;; esac
 }
 
-# The guest kernel's modules for Soft-RoCE and the RDMA CM, dependencies first.
+# The guest kernel's modules for Soft-RoCE and the RDMA CM, dependencies
+# first; none when built in (the debug kernel).
 lab_rdma_modules() {
-	local ver mods m
-	ver=$(lab_kernel_version) || return 1
-	mods=$LAB_KERNEL/lib/modules/$ver
 	# crc32: rxe's ICRC asks the crypto API for it, and the guest cannot modprobe.
-	echo "$mods/kernel/crypto/crc32_generic.ko"
-	for m in kernel/drivers/infiniband/sw/rxe/rdma_rxe.ko kernel/drivers/infiniband/core/rdma_ucm.ko; do
-		sed -n "s|^$m: *||p" "$mods/modules.dep" | tr ' ' '\n' | tac | sed "/^$/d; s|^|$mods/|"
-		echo "$mods/$m"
-	done | awk '!seen[$0]++'
+	lab_guest_modules kernel/crypto/crc32_generic.ko kernel/drivers/infiniband/sw/rxe/rdma_rxe.ko \
+		kernel/drivers/infiniband/core/rdma_ucm.ko
 }
 
-# Partition $LAB_P: Soft-RoCE on its NICs and xpmem_rdma.ko loaded.
+# Partition $LAB_P: Soft-RoCE on its NICs and xpmem_rdma.ko (built beside
+# the xpmem.ko the lab loads) loaded.
 lab_rdma_up() {
-	local mods rko=$LAB_BUILD/kmod/xpmem_rdma.ko
+	local mods list rko
+	rko=$(dirname "$LAB_MODULE")/xpmem_rdma.ko
 	[ -f "$rko" ] || { lab_say "${rko#"$LAB_REPO"/} does not exist (a kernel without rdma_cm?)"; return 1; }
-	mapfile -t mods < <(lab_rdma_modules)
+	list=$(lab_rdma_modules) || { lab_say "partition $LAB_P: the guest kernel lacks Soft-RoCE or rdma_cm"; return 1; }
+	mapfile -t mods < <(printf '%s' "$list" | sed '/^$/d')
 	lab_agent_client exec --timeout 120 -- sh "$LAB_REPO/tools/lab/guest-rdma.sh" "$rko" "${mods[@]}" ||
 		{ lab_say "partition $LAB_P: Soft-RoCE set-up failed"; return 1; }
 	lab_say "partition $LAB_P: Soft-RoCE up, xpmem_rdma.ko loaded"
