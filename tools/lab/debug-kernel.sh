@@ -103,7 +103,8 @@ dk_configure() {
 # against.  XPMEM_DK_JOBS: make's -j (default: the number of CPUs).
 dk_make() {
 	local src=$DK_DIR/src/linux-source-6.1 log=$DK_DIR/build.log
-	make -C "$src" O="$DK_OBJ" -j"${XPMEM_DK_JOBS:-$(nproc)}" bzImage modules >>"$log" 2>&1 ||
+	# nice: the build runs for many minutes beside other work (labs, CI).
+	nice -n 19 make -C "$src" O="$DK_OBJ" -j"${XPMEM_DK_JOBS:-$(nproc)}" bzImage modules >>"$log" 2>&1 ||
 		{ tail -n 40 "$log" >&2; lab_die "the debug kernel build failed (log: ${log#"$LAB_REPO"/})"; }
 }
 
