@@ -9,7 +9,9 @@
 #   - links cut and 1's heartbeat stopped: 1 is fenced (heartbeat) exactly
 #     as with MSI-X, rejoins once it beats again, and reconnects;
 #   - partition 1 killed: rmmod xpmem in 0 tears its queue pairs down
-#     (none left, kernel log clean), and xpmem_rdma.ko unloads.
+#     (none left, kernel log clean), and xpmem_rdma.ko unloads;
+#   - with no RDMA device left in 0, xpmem.ko doorbell=rdma loads and says
+#     it polls, before and after xpmem_rdma.ko comes.
 # One verdict line per check; exits non-zero on a failure.
 set -uo pipefail
 
@@ -35,7 +37,7 @@ check() { # NAME CMD...
 }
 trap 'rc=$?; "$lab" down >"$logs/doorbell-down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or more).
-echo "PLAN 10"
+echo "PLAN 11"
 
 # "PEER KIND" for every peer partition P lists, from xpmemctl --json.
 doorbells() { # P
@@ -206,5 +208,44 @@ rmmod_peer_dead() {
 	"$lab" exec 0 --timeout 60 -- busybox rmmod xpmem_rdma
 }
 check "1 killed: rmmod xpmem in 0 tears its queue pairs down, xpmem_rdma unloads" rmmod_peer_dead
+
+# Where no RDMA device exists (0's Soft-RoCE links deleted), xpmem.ko with
+# doorbell=rdma still loads and says what it does: first without the
+# provider (polling until xpmem_rdma.ko comes), then with it (bound, peers
+# polled until connected); the one peer's doorbell reads "poll".
+# shellcheck disable=SC2016  # expanded by the guest's shell
+no_rdma_device() {
+	local r=0 ko=$LAB_MODULE rko t0 waiting bound
+	rko=$(dirname "$LAB_MODULE")/xpmem_rdma.ko
+	# How often each line was logged so far (the boot logged one "bound").
+	says() { "$lab" exec 0 --timeout 30 -- dmesg | grep -c "$1"; }
+	waiting=$(says 'xpmem: doorbell=rdma: xpmem_rdma.ko is not loaded yet; polling')
+	bound=$(says 'xpmem: doorbells: rdma (xpmem_rdma.ko bound)')
+	"$lab" exec 0 --timeout 60 -- sh -c \
+		'for l in $(rdma link show | sed -n "s/^link \([^/]*\)\/.*/\1/p"); do rdma link delete "$l" || exit 1; done
+		 ls /sys/class/infiniband | wc -l' >"$logs/no-rdma-device.out" 2>&1 || r=1
+	echo "RDMA devices left in 0: $(tail -n 1 "$logs/no-rdma-device.out")"
+	[ "$(tail -n 1 "$logs/no-rdma-device.out")" = 0 ] || return 1
+	"$lab" exec 0 --timeout 60 -- busybox insmod "$ko" doorbell=rdma || return 1
+	"$lab" exec 0 --timeout 30 -- sh -c \
+		'for i in $(seq 50); do [ -c /dev/xpmem ] && exit 0; sleep 0.1; done; exit 1' || r=1
+	[ "$(says 'xpmem: doorbell=rdma: xpmem_rdma.ko is not loaded yet; polling')" -gt "$waiting" ] ||
+		{ echo "xpmem.ko did not say it polls without xpmem_rdma.ko"; r=1; }
+	doorbells 0
+	[ "$(doorbells 0 | awk '$1 == 1 { print $3 }')" = poll ] || r=1
+	"$lab" exec 0 --timeout 60 -- busybox insmod "$rko" addr_base=169.254.77.1 || r=1
+	t0=$(now_ms)
+	until [ "$(says 'xpmem: doorbells: rdma (xpmem_rdma.ko bound)')" -gt "$bound" ]; do
+		[ $(($(now_ms) - t0)) -lt 30000 ] || { echo "the provider never bound"; r=1; break; }
+		sleep 1
+	done
+	"$lab" exec 0 --timeout 30 -- dmesg | grep -E 'xpmem(_rdma)?: ' | tail -n 4
+	doorbells 0
+	[ "$(doorbells 0 | awk '$1 == 1 { print $3 }')" = poll ] || r=1
+	"$lab" exec 0 --timeout 60 -- busybox rmmod xpmem || r=1
+	"$lab" exec 0 --timeout 60 -- busybox rmmod xpmem_rdma || r=1
+	return $r
+}
+check "no RDMA device in 0: xpmem.ko doorbell=rdma loads, says it polls, binds xpmem_rdma.ko" no_rdma_device
 check "partition 0: kernel log clean" "$lab" dmesg-check 0
 check "partition 1 (killed): its console log clean" "$lab" log-check "$LAB_RUN/p1/console.log"
