@@ -153,10 +153,22 @@ dk_build_module() {
 	}
 }
 
+# One builder at a time: two makes in one O= tree delete each other's
+# half-written objects (seen here: an interrupted setup's make went on
+# beside a new one and both failed).  The lock is held for the whole
+# build; whoever waited finds the kernel built.
 lab_setup_debug_kernel() {
+	local fd
+	mkdir -p "$DK_DIR"
+	exec {fd}>"$DK_DIR/build.lock"
+	if ! flock -n "$fd"; then
+		lab_say "another debug kernel build holds ${DK_DIR#"$LAB_REPO"/}/build.lock; waiting for it"
+		flock -w 14400 "$fd" || lab_die "the other debug kernel build did not finish within 4 hours"
+	fi
 	if ! dk_built; then
 		dk_setup_source
 		dk_build_kernel
 	fi
 	dk_build_module
+	exec {fd}>&-
 }
