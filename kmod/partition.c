@@ -509,10 +509,17 @@ static void release_self_quarantine(void)
 /* One rescan: attach/join when possible, tick, poll every channel. */
 static void rescan_once(void)
 {
-	u64 now = ktime_get_ns();
+	u64 now;
 	u32 p;
 
 	mutex_lock(&part.lock);
+	/*
+	 * The clock is read under the lock that orders the ticks: read before
+	 * it, a time older than a peer thread's tick meanwhile would make the
+	 * member see a stall of 2^64 ns and fence us (self-stalled), seen under
+	 * memory pressure, where this thread is often preempted right there.
+	 */
+	now = ktime_get_ns();
 	if (!part.attached && part_attach()) {
 		mutex_unlock(&part.lock);
 		return;

@@ -298,6 +298,13 @@ void xp_member_tick(struct xp_member *m, u64 now)
 
 	if (m->state == XP_FREE)
 		return;
+	/*
+	 * Time never goes back here: the differences below are unsigned, and
+	 * a tick older than the last one would read as a stall of 2^64 ns (we
+	 * would fence ourselves, and peers whose heartbeat we saw meanwhile).
+	 */
+	if (now < m->last_tick_ns)
+		now = m->last_tick_ns;
 	if (m->state == XP_DEAD) {	/* an earlier rejoin failed: retry */
 		xp_member_join(m, now);
 		if (m->state == XP_DEAD)

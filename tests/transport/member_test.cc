@@ -145,6 +145,29 @@ TEST_F(Cluster, StalledPartitionFencesItselfEvenIfNobodyNoticed)
 	EXPECT_EQ(node(1).fences[0].epoch, e0);
 }
 
+// The kernel's rescan thread read the clock before taking the lock that
+// orders ticks; a peer thread ticked meanwhile with a later time, and the
+// rescan's tick came with an older one: the unsigned differences read it
+// as a stall of 2^64 ns (seen as "self-stalled" under memory pressure).
+TEST_F(Cluster, ATickOlderThanTheLastIsNoStall)
+{
+	make(2);
+	join_all();
+	u32 e0 = m(0).epoch;
+	run_for(3 * kHb);	// heartbeats seen both ways
+	u64 before = now - kMs;
+	xp_member_tick(&m(0), now);
+	xp_member_tick(&m(0), before);
+	xp_member_tick(&m(1), before);
+	EXPECT_TRUE(node(0).self_fences.empty());
+	EXPECT_TRUE(node(0).fences.empty());
+	EXPECT_TRUE(node(1).fences.empty());
+	EXPECT_EQ(m(0).epoch, e0);
+	run_for(kDead);
+	EXPECT_TRUE(all_up());
+	EXPECT_TRUE(node(0).self_fences.empty());
+}
+
 TEST_F(Cluster, RestartedPartitionRetiresItsOldIncarnationEverywhere)
 {
 	make(3);
