@@ -5,10 +5,11 @@
 
 LAB_PACKAGES=(qemu-system-x86 meson ninja-build gcc g++ make busybox-static cpio sparse
 	libgtest-dev libgmock-dev pkg-config libmnl-dev libnuma-dev linux-headers-amd64
-	iproute2 rdma-core ibverbs-providers libibverbs-dev librdmacm-dev spin)
+	iproute2 rdma-core ibverbs-providers libibverbs-dev librdmacm-dev spin clang)
 # The last line: RDMA doorbells in the lab (tools/lab/rdma.sh): `rdma link`,
 # the rxe provider, and the verbs/rdma_cm reference tool in tools/bench;
-# spin checks the protocol's model (tests/model/, docs/model.md).
+# spin checks the protocol's model (tests/model/, docs/model.md); clang builds
+# the transport's libFuzzer target (tests/fuzz-transport, the fuzz suite).
 
 lab_apt() {
 	lab_root env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
