@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # remote-lib.sh - what tests/partition/remote.sh and soak.sh share: views of
 # the partition table, counters, running the xpmem-xpart-* programs in the
-# lab's partitions, and one kill-mid-invalidate round.  Sourced after
+# lab's partitions, and the confirmed kills (tests/partition/kmi.py).  Sourced after
 # tools/lab/common.sh; the caller sets $logs (a directory for the programs'
 # output).
 : "${logs:?remote-lib.sh needs \$logs}"
@@ -93,14 +93,8 @@ sys.exit(1 if bad else 0)
 PY
 }
 
-# After `restart P`: the killed boot's console log (its kernel messages of
-# warning level and up) is console.prev.log; keep it as
-# $logs/TAG.console-killed.log for killed_consoles_clean.
-keep_killed_console() { # P TAG
-	local d=$LAB_RUN
-	[ "$1" = 0 ] || d=$LAB_RUN/p$1
-	cp -f "$d/console.prev.log" "$logs/$2.console-killed.log"
-}
+# The console logs of killed boots, kept by the kills (kmi.py) as
+# $logs/TAG.console-killed.log: at least MIN-COUNT, none with errors.
 killed_consoles_clean() { # MIN-COUNT: at least that many kept logs, none with errors
 	local f k=0 r=0
 	for f in "$logs"/*.console-killed.log; do
@@ -169,73 +163,23 @@ pair() { # NAME E A SCENARIO [EXPORTER ARGS] [-- ATTACHER ARGS]
 	return $r
 }
 
-# One kill-mid-invalidate round (remote.sh's case a, soak.sh's loop).  The
-# attacher in 1 writes canaries into the exporter's pages in 0; 1's
-# invalidation handling is delayed 5 s; the exporter's munmap sends the
-# INVALIDATE and 1 is killed while it sleeps.  Then:
-#  - munmap returned within inval_ms (+2 s for TCG): the owner fenced 1;
-#  - 0 shows 1 DEAD and quarantined_pages > 0 for it;
-#  - PRESSURE=1: after a program took most of 0's free memory, the frames
-#    still hold the canaries (read straight from 0's RAM file): the
-#    quarantined pages were never reused;
-#  - restart 1: UP under a new epoch, 0's quarantine for 1 drops to 0, and
-#    pinned_pages goes back to 0 (the exporter has exited).
-# Prints what it measured; "kmi_munmap_ms N" for the caller's statistics.
+# The kills that must land in the middle of something, confirmed by the
+# victim's kernel (the lab library's one implementation, through
+# tests/partition/kmi.py, which says what it checks): partition 1 killed
+# while it holds 0's INVALIDATE ("kmi_munmap_ms N" for the caller's
+# statistics; PRESSURE=1 also checks that the quarantined frames keep 1's
+# canaries under memory pressure), and 0 killed while a FAULT of 1 is in
+# flight.  Each restarts the partition it killed and keeps its console log
+# as $logs/TAG.console-killed.log.
+kmi_py() { # invalidate|fault TAG [--pressure]
+	XPMEM_BUILD_DIR=$LAB_BUILD XPMEM_PARTITION_LOGS=$logs \
+		timeout 900 python3 "$LAB_REPO/tests/partition/kmi.py" "$@"
+}
 kill_mid_invalidate() { # TAG PRESSURE
-	local tag=kmi-$1 pressure=$2 inval=1000 att i ms e0 e1 v q r=0
-	e0=$(field "$(view 0)" 1 3)
-	xctl 0 set inval_ms $inval || return 1
-	xctl 1 inject delay_invalidate_ms 5000 || return 1
-	start_exporter "$tag" 0 canary || { wait "$EXP_PID"; return 1; }
-	# shellcheck disable=SC2086  # SEGIDS is two words
-	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-attach" canary $SEGIDS \
-		--hold-ms 60000 >"$logs/$tag.att" 2>&1 &
-	att=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -q '^munmap start' "$logs/$tag.exp" && break
-		kill -0 "$EXP_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if ! grep -q '^munmap start' "$logs/$tag.exp"; then
-		echo "the exporter never reached its munmap"
-		sed 's/^/    attacher: /' "$logs/$tag.att"
-		"$lab" kill 1
-		wait "$att"
-		finish_exporter "$tag"
-		return 1
-	fi
-	# 1 is now asleep in its INVALIDATE handling (5 s); kill it there.
-	sleep 0.3
-	"$lab" kill 1 || r=1
-	wait "$att"
-	sed 's/^/    attacher: /' "$logs/$tag.att"
-	finish_exporter "$tag" || r=1
-	ms=$(awk '/^munmap_ms /{ print $2 }' "$logs/$tag.exp")
-	echo "kmi_munmap_ms ${ms:-none} (inval_ms $inval)"
-	if [ -z "$ms" ] || [ "$ms" -ge $((inval + 2000)) ]; then echo "munmap too slow or missing"; r=1; fi
-	wait_state 0 1 DEAD 5000 >/dev/null || r=1
-	v=$(view 0)
-	echo "$v"
-	q=$(field "$v" 1 7)
-	echo "partition 0: 1 fenced for $(field "$v" 1 5), quarantined_pages $q"
-	if [ -z "$q" ] || [ "$q" -le 0 ]; then echo "no page quarantined for 1"; r=1; fi
-	if [ "$pressure" = 1 ]; then
-		"$lab" exec 0 --timeout 300 -- "$bin/xpmem-xpart-pressure" 48 || r=1
-		frames_hold_canaries "$logs/$tag.exp" "$(ram_of 0)" || r=1
-	fi
-	# The survivors hold nothing but the quarantine (the exporter has exited).
-	no_leaks 0 || r=1
-	no_leaks 2 || r=1
-	"$lab" restart 1 >"$logs/$tag.restart" 2>&1 || { cat "$logs/$tag.restart"; return 1; }
-	keep_killed_console 1 "$tag"
-	xctl 1 inject delay_invalidate_ms 0 >/dev/null
-	wait_state 0 1 UP 60000 >/dev/null || return 1
-	e1=$(field "$(view 0)" 1 3)
-	echo "epoch of 1: $e0 -> $e1"
-	[ "$e1" -gt "$e0" ] || r=1
-	wait_field 0 1 7 0 10000 || r=1
-	wait_counter 0 pinned_pages 0 10000 || r=1
-	return $r
+	if [ "$2" = 1 ]; then kmi_py invalidate "kmi-$1" --pressure; else kmi_py invalidate "kmi-$1"; fi
+}
+kill_owner_mid_fault() { # TAG
+	kmi_py fault "kof-$1"
 }
 
 # The exporter printed "pfn PAGE PFN canary VALUE" per page: each frame of

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/partition/soak.sh - kill-mid-invalidate, over and over: three
 # partitions; XPMEM_SOAK_ROUNDS times (default 20) the attacher's partition 1
-# is killed while it sleeps in an INVALIDATE from 0 and restarted
-# (remote-lib.sh kill_mid_invalidate: munmap within inval_ms, 1 fenced, its
+# is killed while its kernel shows an INVALIDATE from 0 in service, and
+# restarted (tests/partition/kmi.py invalidate, the lab library's one
+# kill-mid-invalidate: munmap within dead_ms of the kill, 1 fenced, its
 # pages quarantined and still holding the canaries after memory pressure,
 # released and unpinned once 1 rejoins).  Every round must pass: no hang
 # (every command is bounded), pinned_pages back to 0, and at the end every
@@ -62,12 +63,12 @@ else
 fi
 if [ ${#times[@]} -gt 0 ]; then
 	printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END {
-		printf "    munmap under a dying peer, ms (inval_ms 1000): n %d  min %d  median %d  max %d\n",
+		printf "    munmap under a dying peer, ms (inval_ms 10000, dead_ms 1000): n %d  min %d  median %d  max %d\n",
 			NR, v[1], v[int((NR + 1) / 2)], v[NR] }'
 fi
 
 # Kernel messages of warning level and up reach the console log: the killed
-# boots of 1 (kept by kill_mid_invalidate) must show none either.
+# boots of 1 (kept by kmi.py) must show none either.
 if killed_consoles_clean "$rounds" >>"$log" 2>&1; then
 	pass "partition 1: console logs of the $rounds killed boots clean"
 else

@@ -3,7 +3,8 @@
 
 One library for the programs that play scenarios across the lab's
 partitions: the partition scenario suite (tests/partition/scenarios.py),
-the remote demo (tools/demo/xpmem-remote-demo) and the remote benchmark
+the kills of remote.sh and soak.sh (tests/partition/kmi.py), the remote
+demo (tools/demo/xpmem-remote-demo) and the remote benchmark
 (tools/bench/xpmem-remote-bench).
 
   lab     Lab (tools/xpmem-lab: exec, kill, stop, cont, restart, the
@@ -12,7 +13,8 @@ the remote demo (tools/demo/xpmem-remote-demo) and the remote benchmark
   puppet  Puppet: a process in a partition driven one command at a time,
           which leaves its partition's agent free
   ram     the partitions' RAM files, read from the host
-  kmi     kill_mid_invalidate(), confirmed by the victim's kernel; rejoin()
+  kmi     kill_mid_invalidate() and kill_owner_mid_fault(), confirmed by the
+          victim's kernel; rejoin()
 
 Import it with tools/lab on sys.path (see the users).
 """

@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""xpmemlab.kmi - kill partitions in the middle of an invalidation.
+"""xpmemlab.kmi - kill partitions in the middle of an invalidation or a fault.
 
-The one implementation, used by the scenario suite, the remote demo and the
-remote benchmark.  A region exported in the owner's partition is attached
+The one implementation, used by the scenario suite, the remote demo, the
+remote benchmark and (through tests/partition/kmi.py) remote.sh and
+soak.sh.  kill_owner_mid_fault() kills an owner's partition while an
+attacher's FAULT is in flight, confirmed by the attacher's partition table
+(its `inflight` count for the owner), the owner's fault service stalled
+meanwhile; kill_mid_invalidate(), below, kills holders mid-INVALIDATE.  A region exported in the owner's partition is attached
 and touched from the holders' partitions (each victim stamps a canary into
 every page: its own value, which the host can look for in the owner's RAM
 file); the victims' invalidation threads are made slow
@@ -147,6 +151,66 @@ def _kill_in_service(lab, k, victims, delay_ms, t0, say):
     say(f'victims seen holding the INVALIDATE ({k.in_service}) and killed '
         f'{max(k.kill_after_ms.values()):.0f} ms after that reading, '
         f'{t_kill - t0:.0f} ms after the munmap began')
+
+
+class Kof:
+    """What a kill_owner_mid_fault() saw."""
+
+    def __init__(self):
+        self.holder = None      # the holder's puppet (alive)
+        self.inflight = None    # the holder's inflight count for the owner before the kill
+        self.kill_after_ms = None  # from that reading to the kill, host clock
+        self.kill_at_ms = None  # from sending the touch to the kill, host clock
+        self.event = {}         # the touch's "- touch" event: fault=sigbus ms=...
+        self.fault_ms = None    # the holder's fault_ms during the touch
+        self.dead_ms = None     # the holder's dead_ms
+
+
+def kill_owner_mid_fault(lab, owner, holder, pages=64, tag='kof', stall_ms=10000,
+                         fault_ms=15000, say=lambda s: None):
+    """The owner's partition is killed while a FAULT of `holder` is in
+    flight: the owner's fault service is stalled (`stall_fault_service_ms`),
+    the holder's puppet touches a page it never touched (an asynchronous
+    remote fault), the host waits until the holder's partition table shows
+    a request in flight to the owner and kills the owner, within the stall
+    after that reading (else the answer may have come first: the run
+    fails).  The holder's fault_ms is raised to `fault_ms` meanwhile so that
+    only the owner's death can end the fault early.  Returns a Kof with the
+    touch's event; raises LabError when a step fails."""
+    k = Kof()
+    o = Puppet(lab, owner, f'{tag}-owner')
+    o('map', 'x', pages, 1)
+    segid = o('make', 'x', '0600')['segid']
+    h = k.holder = Puppet(lab, holder, f'{tag}-holder')
+    h('attach', 'x', h('get', segid, 'rw')['apid'], pages)
+    t = lab.tunables(holder)
+    old_fault, k.dead_ms = t['fault_ms']['value'], t['dead_ms']['value']
+    k.fault_ms = fault_ms
+    lab.set_tunable(holder, 'fault_ms', fault_ms)
+    try:
+        lab.inject(owner, 'stall_fault_service_ms', stall_ms)
+        t0 = now_ms()
+        h('touch', 'x', pages // 2, 'read', 'async')
+
+        def in_flight():
+            n = lab.partitions(holder)[owner]['inflight']
+            return (n, now_ms()) if n > 0 else None
+        k.inflight, t_seen = lab.wait_until(f'partition {holder} has a request in flight '
+                                            f'to {owner}', in_flight, stall_ms / 1000)
+        lab.kill(owner)
+        t_kill = now_ms()
+        o.gone = True
+        k.kill_at_ms, k.kill_after_ms = t_kill - t0, t_kill - t_seen
+        if k.kill_after_ms >= stall_ms:
+            raise LabError(f'partition {owner} was killed {k.kill_after_ms:.0f} ms after the '
+                           f'request was seen in flight, past its {stall_ms} ms stall: it may '
+                           f'have answered first')
+        say(f'{holder} had {k.inflight} request(s) in flight to {owner}; {owner} killed '
+            f'{k.kill_after_ms:.0f} ms after that reading')
+        k.event = h.event('touch', timeout=fault_ms // 1000 + 30)
+    finally:
+        lab.set_tunable(holder, 'fault_ms', old_fault)
+    return k
 
 
 def rejoin(lab, viewer, part, old_epoch, timeout=120):
