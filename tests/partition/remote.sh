@@ -160,36 +160,70 @@ gup() {
 check "remote: futex, O_DIRECT, vmsplice on THP and 4 KiB remote attachments: clean, no oops" gup
 
 
-# An owner whose fault service stalls (3 s a request) does not hold the asker:
-# its GET gives up at fault_ms (1000) with ETIMEDOUT; nobody is fenced; the
-# late answer, once it comes, is handed back (RELEASE) by the asker.
+# A process in partition P that leaves P's agent free between commands
+# (tests/partition/xpart/puppet.cc says its commands): it can hold a
+# segment while the host injects faults into P.
+puppet_start() { # P NAME
+	"$lab" exec "$1" --timeout 60 -- "$bin/xpmem-xpart-puppet" start "$2" --life 300
+}
+puppet() { # P NAME WORDS...: prints the answer line; status 0 ok, 1 err
+	local p=$1 name=$2
+	shift 2
+	"$lab" exec "$p" --timeout 90 -- "$bin/xpmem-xpart-puppet" cmd "$name" --timeout 60 "$@"
+}
+answer() { # KEY LINE: the value of KEY=... in a puppet's answer
+	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+# An owner whose fault service stalls (3 s a request) does not hold the
+# asker: its GET gives up at fault_ms (1000) with ETIMEDOUT; nobody is
+# fenced; the late answer, once it comes, is handed back (RELEASE) by the
+# asker, which counts it (dropped_stale_epoch).  The owner is a puppet, so
+# the stall is injected while it holds the segment, and the segment is
+# still there after: a GET without the stall attaches and reads it.
 stalled_owner() {
-	local out=$logs/stalled.exp e r=0 seg i t0 ms v0
+	local seg r=0 t0 ms v0 s0 s1 out apid i
 	v0=$(view 1) || return 1
-	"$lab" exec 0 --timeout 60 -- "$bin/xpmem-xpart-atomics" export 8 >"$out" 2>&1 &
-	e=$!
-	for ((i = 0; i < 300; i++)); do
-		seg=$(awk '/^segid /{ print $2 }' "$out")
-		[ -n "$seg" ] && break
-		sleep 0.1
-	done
-	[ -n "$seg" ] || { cat "$out"; wait "$e"; return 1; }
+	puppet_start 0 stalled-owner && puppet_start 1 stalled-getter || return 1
+	puppet 0 stalled-owner map x 8 31 >/dev/null || r=1
+	out=$(puppet 0 stalled-owner make x 0600) || r=1
+	seg=$(answer segid "$out")
+	echo "owner: $out"
+	[ -n "$seg" ] || return 1
+	s0=$(counter 1 dropped_stale_epoch) || return 1
 	xctl 0 inject stall_fault_service_ms 3000 >/dev/null || r=1
 	t0=$(now_ms)
-	"$lab" exec 1 --timeout 30 -- sh -c "$bin/xpmem-xpart-atomics attach $seg; echo status \$?" \
-		>"$logs/stalled.att" 2>&1
+	out=$(puppet 1 stalled-getter get "$seg" rw)
+	i=$?
 	ms=$(($(now_ms) - t0))
-	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
-	wait "$e"	# the exporter ends with FAIL: nobody finished
-	cat "$logs/stalled.att"
-	echo "attacher's exec took $ms ms (fault_ms 1000, the lab's exec adds its own)"
-	grep -q 'timed out' "$logs/stalled.att" && grep -q '^status 1$' "$logs/stalled.att" || r=1
+	echo "GET with 0 stalled: status $i: $out ($ms ms through the lab; fault_ms 1000)"
+	[ $i = 1 ] && [ "$(answer errno "$out")" = ETIMEDOUT ] || { echo "not ETIMEDOUT"; r=1; }
 	[ "$ms" -lt 10000 ] || { echo "the GET waited far past fault_ms"; r=1; }
+	# 0 answers about 3 s after the GET; 1 has nobody waiting for it.
+	for ((i = 0; i < 50; i++)); do
+		s1=$(counter 1 dropped_stale_epoch) || break
+		[ "$s1" -gt "$s0" ] && break
+		sleep 0.3
+	done
+	echo "partition 1: answers nobody waited for (dropped_stale_epoch) $s0 -> $s1"
+	[ "${s1:-0}" -gt "$s0" ] || { echo "the late answer never came back to 1"; r=1; }
+	xctl 0 inject stall_fault_service_ms 0 >/dev/null || r=1
+	# The re-posts of the GET queued in 0 are served at once now, but the
+	# one being served finishes its 3 s.
+	sleep 3.5
+	out=$(puppet 1 stalled-getter get "$seg" rw) || { echo "GET after the stall: $out"; r=1; }
+	apid=$(answer apid "$out")
+	puppet 1 stalled-getter attach x "$apid" 8 >/dev/null && puppet 1 stalled-getter check x 31 ||
+		{ echo "the segment did not survive the stalled GET"; r=1; }
+	puppet 1 stalled-getter exit >/dev/null || r=1
+	puppet 0 stalled-owner exit >/dev/null || r=1
 	[ "$(field "$(view 1)" 0 3)" = "$(field "$v0" 0 3)" ] && [ "$(field "$(view 1)" 0 2)" = UP ] ||
 		{ echo "partition 0 was fenced"; r=1; }
+	no_leaks 0 || r=1
+	no_leaks 1 || r=1
 	return $r
 }
-check "remote: stalled fault service: GET gives up at fault_ms (ETIMEDOUT), no fence" stalled_owner
+check "remote: stalled fault service: GET gives up at fault_ms (ETIMEDOUT), the late answer handed back, no fence" stalled_owner
 
 # ---- issue 9: requests with ids, gap-free completions, an independent poller ----
 # A getrace exporter left running in partition P as UID (setsid): its segid.
