@@ -19,7 +19,7 @@
 #    cross-partition segments: its remote_faults counter must move);
 #  - every kernel log clean, rmmod in each partition.
 # XPMEM_MPI_REPS (default 1) repetitions per size; logs in
-# build/lab/logs/mpi/ (XPMEM_MPI_LOGS).  Prints "PLAN 25" first.
+# build/lab/logs/mpi/ (XPMEM_MPI_LOGS).  Prints "PLAN 26" first.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -45,7 +45,7 @@ finish() {
 	[ $failed = 0 ]
 }
 
-echo "PLAN 25" # tests/harness/plan-check.py: every check below prints one verdict
+echo "PLAN 26" # tests/harness/plan-check.py: every check below prints one verdict
 t0=$(date +%s)
 if "$repo/tools/mpi/build-ucx" >"$logs/build-ucx.log" 2>&1; then
 	pass "UCX rebuilt with xpmem ($(sed -n 's/.*UCT modules //p' "$logs/build-ucx.log" | cut -d';' -f1); $(($(date +%s) - t0)) s)"
@@ -71,6 +71,12 @@ if ! XPMEM_LAB_CPUS=2 "$lab" up -n 2 --net >"$logs/up.log" 2>&1; then
 	exit 1
 fi
 pass "up -n 2 --net in $(($(date +%s) - t0)) s"
+if relax_deadlines 0 >>"$logs/prepare.log" 2>&1 && relax_deadlines 1 >>"$logs/prepare.log" 2>&1; then
+	pass "dead_ms, inval_ms, fault_ms 10 s in both partitions"
+else
+	fail "xpmemctl set dead_ms/inval_ms/fault_ms (log: ${logs#"$repo"/}/prepare.log)"
+	show "$logs/prepare.log"
+fi
 
 # ---- in partition 0 ---------------------------------------------------------
 if gexec 0 120 "$UCX_PREFIX/bin/ucx_info" -d >"$logs/ucx_info.log" 2>&1 &&
