@@ -31,7 +31,7 @@ check() { # NAME CMD...
 trap 'rc=$?; "$lab" down >"$logs/membership-down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
 # more): twelve checks, then kernel log and rmmod per partition.
-echo "PLAN $((12 + 2 * n))"
+echo "PLAN $((13 + 2 * n))"
 
 view() { # P: partition P's table
 	"$lab" exec "$1" --timeout 30 -- cat /sys/kernel/xpmem/partitions
@@ -121,6 +121,35 @@ doorbells_interrupt() {
 	done
 }
 check "doorbells arrive ($lab_db) in every partition" doorbells_interrupt
+
+# What every partition's xpmemctl --json partitions says each live peer's
+# doorbell is: the lab's kind, for every peer (an RDMA connection comes up
+# in the background: allowed 30 s).
+doorbell_fields() { # P: "PEER STATE DOORBELL" per peer
+	"$lab" exec "$1" --timeout 30 -- "$LAB_BUILD/tools/xpmemctl/xpmemctl" --json partitions |
+		python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["partitions"]:
+    if not r["self"]:
+        print(r["id"], r["state"], r.get("doorbell"))'
+}
+doorbells_shown() {
+	local p t0 rows ok
+	t0=$(date +%s)
+	while :; do
+		ok=1
+		for p in 0 1 2; do
+			rows=$(doorbell_fields "$p") || return 1
+			awk -v k="$lab_db" 'NF != 3 || $2 != "up" || $3 != k { bad = 1 } END { exit bad || NR != 2 }' \
+				<<<"$rows" || ok=0
+		done
+		[ $ok = 1 ] || [ $(($(date +%s) - t0)) -ge 30 ] && break
+		sleep 1
+	done
+	for p in 0 1 2; do echo "partition $p: $(doorbell_fields "$p" | tr '\n' ';')"; done
+	[ $ok = 1 ]
+}
+check "xpmemctl --json partitions: doorbell \"$lab_db\" for every live peer, in every partition" doorbells_shown
 
 # MSI-X doorbells to 1 are dropped by fabricd; the others never reach it, so
 # there 0's module swallows every doorbell it rings (drop_doorbells).
