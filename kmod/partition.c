@@ -30,10 +30,12 @@
  * layer is reached only through its ops table (remote_ops.c).
  *
  * Windows: at load we allocate one page and write a random tag into it; we
- * publish the tag and that page's frame number (window_pfn) and our RAM size
- * in frames (window_pages).  A peer's window here maps its frames from 0, so
- * its tag sits at window offset window_pfn << PAGE_SHIFT: reading it through
- * each plain window tells which window is whose, whatever the slot order.
+ * publish the tag and that page's frame number (window_pfn) and the end of
+ * our RAM in frames (window_pages, holes included).  A peer's window here
+ * shows its RAM file: its frames from 0, less the PCI hole when its RAM
+ * reaches above 4 GiB (ram_layout.h).  Reading the tag at its translated
+ * place through each plain window tells which window is whose, whatever
+ * the slot order.
  */
 #include <linux/io.h>
 #include <linux/kobject.h>
@@ -50,6 +52,7 @@
 #include "fabric.h"
 #include "partition.h"
 #include "partition_state.h"
+#include "ram_layout.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
 #include "chan.h"
@@ -329,21 +332,29 @@ static void identify_window(u32 peer)
 	struct xp_window pub;
 	u8 tag[XP_TAG_SIZE];
 	unsigned int i;
+	u64 off;
 
 	lockdep_assert_held(&part.lock);
 	if (peer >= XPMEM_FABRIC_MAX_PARTITIONS || part.window_of[peer] >= 0)
 		return;
 	if (xp_region_window(&part.region, peer, &pub) || !pub.pages)
 		return;
-	/* Through the windows' probe-time mappings: no memremap here. */
+	/*
+	 * Through the windows' probe-time mappings: no memremap here.  The
+	 * tag's frame is translated to its place in the RAM file as every
+	 * frame of this peer will be (ram_layout.h): finding the tag checks
+	 * the translation.
+	 */
 	for (i = 0; xpmem_fabric_window(i, &w) == 0; i++) {
-		if (pub.pfn >= w.size >> PAGE_SHIFT ||
-		    xpmem_fabric_window_read(i, pub.pfn << PAGE_SHIFT, tag,
-					     XP_TAG_SIZE))
+		if (!xpmem_ram_file_pfn(pub.pfn, pub.pages, w.size >> PAGE_SHIFT, &off) ||
+		    xpmem_fabric_window_read(i, off << PAGE_SHIFT, tag, XP_TAG_SIZE))
 			continue;
 		if (!memcmp(tag, pub.tag, XP_TAG_SIZE)) {
-			part.window_of[peer] = i;
-			pr_info("xpmem: partition %u is peer window %u\n", peer, i);
+			WRITE_ONCE(part.ram_end[peer], pub.pages);
+			smp_wmb();	/* ram_end before the window is used */
+			WRITE_ONCE(part.window_of[peer], i);
+			pr_info("xpmem: partition %u is peer window %u (RAM to frame %#llx, window of %#llx)\n",
+				peer, i, pub.pages, (u64)(w.size >> PAGE_SHIFT));
 			return;
 		}
 	}
@@ -448,7 +459,7 @@ static int part_attach(void)
 	cfg.hb_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_hb_ms));
 	cfg.dead_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_dead_ms));
 	cfg.window_pfn = page_to_pfn(part.tag_page);
-	cfg.window_pages = PHYS_PFN(__pa(high_memory));	/* frames from 0 */
+	cfg.window_pages = PHYS_PFN(__pa(high_memory));	/* RAM end, holes included */
 	memcpy(cfg.window_tag, part.tag, XP_TAG_SIZE);
 	err = xp_member_init(part.member, &part.region, &cfg, &part_member_ops, NULL);
 	if (err)

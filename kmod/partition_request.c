@@ -19,6 +19,7 @@
 
 #include "partition.h"
 #include "partition_state.h"
+#include "ram_layout.h"
 #include "xpmem_internal.h"
 #include "xpmem_trace.h"
 
@@ -101,15 +102,18 @@ unsigned long xpmem_partition_window_pfn(u32 peer, u64 owner_pfn)
 {
 	struct xpmem_fabric_window w;
 	int win;
+	u64 off;
 
 	if (peer >= XPMEM_FABRIC_MAX_PARTITIONS)
 		return 0;
 	win = READ_ONCE(part.window_of[peer]);
 	if (win < 0 || xpmem_fabric_window(win, &w))
 		return 0;
-	if (owner_pfn >= w.size >> PAGE_SHIFT)
-		return 0;
-	return PHYS_PFN(w.phys) + owner_pfn;
+	smp_rmb();	/* identify_window: ram_end, then the window */
+	if (!xpmem_ram_file_pfn(owner_pfn, READ_ONCE(part.ram_end[peer]),
+				w.size >> PAGE_SHIFT, &off))
+		return 0;	/* in the PCI hole, or past its RAM */
+	return PHYS_PFN(w.phys) + off;
 }
 
 u64 xpmem_partition_gen(void)

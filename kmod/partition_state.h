@@ -67,6 +67,7 @@ struct partition_state {
 	struct page *tag_page;
 	u8 tag[XP_TAG_SIZE];
 	int window_of[XPMEM_FABRIC_MAX_PARTITIONS];	/* peer -> window */
+	u64 ram_end[XPMEM_FABRIC_MAX_PARTITIONS];	/* its published RAM end */
 	u64 fence_time_ns[XPMEM_FABRIC_MAX_PARTITIONS];	/* boottime */
 };
 

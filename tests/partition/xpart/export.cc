@@ -5,7 +5,7 @@
 // in partition 1; both can also run in one partition).
 //
 //   xpmem-xpart-export SCENARIO [--pages N] [--arm-before-munmap SPEC]
-//                      [--hold-ms MS] [--seconds S]
+//                      [--hold-ms MS] [--seconds S] [--frames-high N]
 //
 // It maps the control page and the data pages, makes a segment of each and
 // prints "segids CTL DATA pages N" for the host to hand to the attacher;
@@ -13,6 +13,9 @@
 // with "PASS SCENARIO" (exit 0) or "FAIL SCENARIO: why" (exit 1).
 // SPEC is "inject NAME V" or "set NAME V", run with $XPMEMCTL just before
 // the munmap that sends INVALIDATE to the attacher's partition.
+// --frames-high N (tests/partition/highmem.sh): after the first fill, print
+// where the data pages' frames lie ("frames below_4g L above_4g H", from
+// /proc/self/pagemap) and fail unless at least N lie at or above 4 GiB.
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +38,7 @@ struct Opts {
 	size_t pages = 0;
 	std::string arm_munmap;
 	int hold_ms = 120000;
+	long frames_high = -1;	// --frames-high: -1, not asked
 	int seconds = 5;
 	int wait_ms = 60000;	// for the attacher's next step
 };
@@ -313,6 +317,25 @@ bool owner_death(Exp &e)
 	return true;
 }
 
+// Where the data pages lie in this partition's RAM (--frames-high).
+bool frames_high(Exp &e)
+{
+	const uint64_t four_g = (4ULL << 30) / kPage;
+	size_t low = 0, high = 0;
+
+	for (size_t pg = 0; pg < e.pages; pg++) {
+		uint64_t pfn = pfn_of((const void *)(e.data + pg * kWords));
+		if (!pfn)
+			return failed(e, "no frame number in /proc/self/pagemap (not root?)");
+		(pfn >= four_g ? high : low)++;
+	}
+	printf("frames below_4g %zu above_4g %zu\n", low, high);
+	if (high < (size_t)e.o.frames_high)
+		return failed(e, std::to_string(high) + " pages above 4 GiB, wanted " +
+				 std::to_string(e.o.frames_high));
+	return true;
+}
+
 struct Scenario {
 	const char *name;
 	bool (*run)(Exp &);
@@ -336,7 +359,8 @@ const Scenario kScenarios[] = {
 int usage()
 {
 	fprintf(stderr, "usage: xpmem-xpart-export SCENARIO [--pages N] "
-		"[--arm-before-munmap SPEC] [--hold-ms MS] [--seconds S]\nscenarios:");
+		"[--arm-before-munmap SPEC] [--hold-ms MS] [--seconds S] "
+		"[--frames-high N]\nscenarios:");
 	for (const Scenario &s : kScenarios)
 		fprintf(stderr, " %s", s.name);
 	fprintf(stderr, "\n");
@@ -393,6 +417,8 @@ int main(int argc, char **argv)
 			e.o.hold_ms = atoi(v);
 		else if (a == "--seconds")
 			e.o.seconds = atoi(v);
+		else if (a == "--frames-high")
+			e.o.frames_high = atol(v);
 		else
 			return usage();
 	}
@@ -415,6 +441,8 @@ int main(int argc, char **argv)
 	fill(e.data, e.pages, 1, sc->sparse);
 	if (e.o.scenario == "holes")
 		munmap((char *)d + e.pages / 2 * kPage, kPage);
+	if (e.o.frames_high >= 0 && !frames_high(e))
+		return finish(e, false);
 
 	e.ctl_seg = xpmem_make(c, kPage, XPMEM_PERMIT_MODE, (void *)0600);
 	e.data_seg = xpmem_make(d, e.pages * kPage, XPMEM_PERMIT_MODE, (void *)0600);
