@@ -63,6 +63,7 @@ static struct {
 	spinlock_t handler_lock;	/* the doorbell handler and its data */
 	xpmem_doorbell_fn handler;
 	void *handler_data;
+	const struct xpmem_fabric_hooks *hooks;	/* under lock */
 } fabric;
 
 bool xpmem_fabric_present(void)
@@ -96,6 +97,28 @@ int xpmem_fabric_ring(unsigned int peer, unsigned int vector)
 	iowrite32(peer << 16 | vector, db->regs + IVSHMEM_REG_DOORBELL);
 	atomic64_inc(&db->sent);
 	return 0;
+}
+
+void xpmem_fabric_set_hooks(const struct xpmem_fabric_hooks *hooks)
+{
+	mutex_lock(&fabric.lock);
+	fabric.hooks = hooks;
+	mutex_unlock(&fabric.lock);
+}
+
+/*
+ * The hooks are called without fabric.lock (the partition layer takes it
+ * under its own mutex: part.lock -> fabric.lock); they are the module's own
+ * functions and check under their own mutex whether there is anything to do.
+ */
+static const struct xpmem_fabric_hooks *fabric_hooks(void)
+{
+	const struct xpmem_fabric_hooks *hooks;
+
+	mutex_lock(&fabric.lock);
+	hooks = fabric.hooks;
+	mutex_unlock(&fabric.lock);
+	return hooks;
 }
 
 void xpmem_fabric_set_doorbell_handler(xpmem_doorbell_fn fn, void *data)
@@ -226,6 +249,7 @@ ATTRIBUTE_GROUPS(window);
 
 static int probe_doorbell(struct pci_dev *pdev, void __iomem *regs)
 {
+	const struct xpmem_fabric_hooks *hooks;
 	struct doorbell_dev *db;
 	resource_size_t start = pci_resource_start(pdev, 2);
 	resource_size_t len = pci_resource_len(pdev, 2);
@@ -280,6 +304,9 @@ static int probe_doorbell(struct pci_dev *pdev, void __iomem *regs)
 
 	dev_info(&pdev->dev, "partition %d, control region %pa bytes, %d doorbell vectors\n",
 		 db->self_id, &len, nvec);
+	hooks = fabric_hooks();
+	if (hooks)
+		hooks->bound();		/* bound again after an unbind */
 	return 0;
 
 err_free_vectors:
@@ -358,8 +385,18 @@ static int fabric_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 static void fabric_remove(struct pci_dev *pdev)
 {
 	struct doorbell_dev *db = pci_get_drvdata(pdev);
+	const struct xpmem_fabric_hooks *hooks;
 	int i, v;
 
+	/*
+	 * The control region and the registers stay mapped until this
+	 * returns (devm): the partition layer quiesces and leaves first.
+	 */
+	if (db && READ_ONCE(fabric.doorbell) == db) {
+		hooks = fabric_hooks();
+		if (hooks)
+			hooks->unbinding();
+	}
 	mutex_lock(&fabric.lock);
 	if (db && fabric.doorbell == db) {
 		WRITE_ONCE(fabric.doorbell, NULL);

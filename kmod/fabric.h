@@ -19,7 +19,20 @@ struct xpmem_fabric_window {
 /* Called from the doorbell interrupt, once per interrupt: keep it short. */
 typedef void (*xpmem_doorbell_fn)(unsigned int vector, void *data);
 
+/*
+ * The partition layer's hooks around the doorbell device, called in process
+ * context by the device's remove and probe, with no lock of ours held.
+ * unbinding: the device is going (PCI unbind, hot-unplug, rmmod); when it
+ * returns nothing may touch the control region or ring a doorbell any more.
+ * bound: a doorbell device was bound again after one went.
+ */
+struct xpmem_fabric_hooks {
+	void (*unbinding)(void);
+	void (*bound)(void);
+};
+
 int xpmem_fabric_init(void);
+void xpmem_fabric_set_hooks(const struct xpmem_fabric_hooks *hooks);
 void xpmem_fabric_exit(void);
 
 /* True once a doorbell device is bound: this kernel is a partition. */

@@ -392,6 +392,9 @@ static void queue_stop(struct msg_queue *q)
 	q->task = NULL;
 	kvfree(q->slot);
 	q->slot = NULL;
+	/* What was queued for the old epoch is dropped with the slots. */
+	q->head = 0;
+	q->tail = 0;
 }
 
 /*
@@ -531,7 +534,7 @@ static void rescan_once(void)
 	 * memory pressure, where this thread is often preempted right there.
 	 */
 	now = ktime_get_ns();
-	if (!part.attached && part_attach()) {
+	if (part.leaving || (!part.attached && part_attach())) {
 		mutex_unlock(&part.lock);
 		return;
 	}
@@ -767,12 +770,109 @@ static void peer_init(struct peer_thread *pt, u32 p)
 	init_waitqueue_head(&pt->fsvc.wq);
 }
 
+/* ---- the device goes, and comes back ------------------------------------- */
+
+/*
+ * Under part.lock: we leave.  Our table word says DEAD (peers fence this
+ * incarnation at their next tick and drop their mappings of our memory),
+ * our requests fail, our mappings of peers' memory go (our attachers get
+ * SIGBUS) and what peers may still map of ours is quarantined until every
+ * live peer acknowledged our next epoch (release_self_quarantine), or the
+ * module unloads.  No core call after this: the region is about to go.
+ */
+static void leave(u32 reason)
+{
+	u32 p;
+
+	lockdep_assert_held(&part.lock);
+	part.leaving = true;
+	if (part.joined) {
+		xp_member_leave(part.member, reason);
+		pr_info("xpmem: partition %u (epoch %u) leaves the fabric: %s\n",
+			part.self, part.member->epoch, xp_reason_name(reason));
+		xpmem_requests_fail(U32_MAX);
+		part.ops->self_fenced(part.self, part.nparts);
+		part.self_quarantine = true;
+		WRITE_ONCE(part.joined, false);
+	}
+	part.attached = false;
+	memset(&part.region, 0, sizeof(part.region));
+	/* Found again after the rejoin: a peer may restart meanwhile. */
+	for (p = 0; p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
+		WRITE_ONCE(part.window_of[p], -1);
+	wake_up(&part.completion_wq);
+}
+
+/*
+ * fabric.c: the doorbell device is being unbound (PCI unbind, hot-unplug);
+ * its control region and registers are unmapped when this returns.  First
+ * leave under the fabric mutex, which every reader of the region holds and
+ * then finds part.leaving or !part.joined; then stop the doorbells and
+ * every thread (each stop waits for one pass of a loop whose waits are all
+ * bounded).  Nothing of ours touches the region or rings after.
+ */
+static void part_unbinding(void)
+{
+	mutex_lock(&part.life);
+	if (part.tag_page && !part.detached) {
+		mutex_lock(&part.lock);
+		leave(XP_R_DISCONNECT);
+		mutex_unlock(&part.lock);
+		xpmem_doorbell_stop();
+		stop_threads();
+		part.detached = true;
+	}
+	mutex_unlock(&part.life);
+}
+
+/*
+ * fabric.c: a doorbell device is bound again.  The rescan thread attaches
+ * to its region and joins under a new epoch (the table still holds our
+ * DEAD word, xp_member_join takes the next); our quarantine is released
+ * once every live peer acknowledged it.
+ */
+static void part_bound(void)
+{
+	struct task_struct *task;
+
+	mutex_lock(&part.life);
+	if (!part.tag_page || !part.detached)
+		goto out;
+	if (xpmem_fabric_self_id() != part.self) {
+		/* Our quarantine and peers' views are keyed by the old id. */
+		pr_err("xpmem: the doorbell device came back as partition %d, was %u: staying out\n",
+		       xpmem_fabric_self_id(), part.self);
+		goto out;
+	}
+	mutex_lock(&part.lock);
+	part.leaving = false;
+	mutex_unlock(&part.lock);
+	if (xpmem_doorbell_start(part.self, part_doorbell, NULL))
+		goto out;
+	task = kthread_run(rescan_thread, NULL, "xpmem-rescan");
+	if (IS_ERR(task)) {
+		xpmem_doorbell_stop();
+		goto out;
+	}
+	part.rescan = task;
+	part.detached = false;
+	pr_info("xpmem: partition %u: doorbell device bound again, rejoining\n", part.self);
+out:
+	mutex_unlock(&part.life);
+}
+
+static const struct xpmem_fabric_hooks part_fabric_hooks = {
+	.unbinding = part_unbinding,
+	.bound = part_bound,
+};
+
 int xpmem_partition_init(const struct xpmem_partition_ops *ops)
 {
 	u32 p;
 	int err = -ENOMEM;
 
 	mutex_init(&part.lock);
+	mutex_init(&part.life);
 	init_waitqueue_head(&part.completion_wq);
 	init_waitqueue_head(&part.reply_wq);
 	xp_rpc_init(&part.rpc);
@@ -810,6 +910,7 @@ int xpmem_partition_init(const struct xpmem_partition_ops *ops)
 		part.rescan = NULL;
 		goto err_handler;
 	}
+	xpmem_fabric_set_hooks(&part_fabric_hooks);
 	return 0;
 
 err_handler:
@@ -829,8 +930,14 @@ void xpmem_partition_exit(void)
 {
 	if (!part.tag_page)
 		return;
+	xpmem_fabric_set_hooks(NULL);
+	/*
+	 * An unbind that read the hooks before waits here, then finds no
+	 * tag page: nothing to do.
+	 */
+	mutex_lock(&part.life);
 	xpmem_partition_sysfs_exit();
-	xpmem_doorbell_stop();
+	xpmem_doorbell_stop();		/* both idempotent: done if unbound */
 	stop_threads();
 	/* No thread serves peers any more: what they still hold goes now. */
 	part.ops->exit();
@@ -839,4 +946,5 @@ void xpmem_partition_exit(void)
 	kvfree(part.member);
 	__free_page(part.tag_page);
 	part.tag_page = NULL;
+	mutex_unlock(&part.life);
 }

@@ -48,6 +48,13 @@ struct partition_state {
 	 * INVALIDATE.  Allocate before taking it, or GFP_NOWAIT.
 	 */
 	struct mutex lock;
+	/*
+	 * Outside the fabric mutex (life -> lock): the layer's life, init,
+	 * exit, the device's unbind and re-bind (partition.c, "unbind").
+	 */
+	struct mutex life;
+	bool detached;			/* under life: the device went */
+	bool leaving;			/* under lock: no core call any more */
 	struct xp_region region;
 	bool attached;
 	bool joined;

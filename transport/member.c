@@ -216,6 +216,22 @@ static void self_fence(struct xp_member *m, u32 reason, u64 now)
 	xp_member_join(m, now);
 }
 
+void xp_member_leave(struct xp_member *m, u32 reason)
+{
+	struct xp_part *me;
+	u64 w;
+
+	if (m->state == XP_FREE)
+		return;		/* never joined: nothing to announce */
+	me = xp_region_part(m->r, m->cfg.self);
+	w = xp_load_acquire(&me->sword);
+	/* Only our own incarnation's word: a fence meanwhile stays. */
+	if (xp_sword_epoch(w) == m->epoch && xp_sword_state(w) != XP_DEAD)
+		xp_cmpxchg64(&me->sword, w, xp_sword(m->epoch, m->cfg.self,
+						     reason, XP_DEAD));
+	m->state = XP_DEAD;
+}
+
 static void tick_peer(struct xp_member *m, u32 p, u64 now)
 {
 	struct xp_part *e = xp_region_part(m->r, p);

@@ -133,6 +133,13 @@ int xp_member_input(struct xp_member *m, u64 now, const struct xp_msg *msg);
  */
 int xp_member_fence(struct xp_member *m, u32 peer, u32 epoch, u32 reason,
 		    u64 now);
+/*
+ * We leave the fabric (our device is going): the table says DEAD (@reason)
+ * for our epoch, so that every peer fences this incarnation at its next
+ * tick instead of waiting dead_ns for our heartbeat.  No more ticks: the
+ * next xp_member_init + xp_member_join comes back under a new epoch.
+ */
+void xp_member_leave(struct xp_member *m, u32 reason);
 /* seq for our next message: epoch << 32 | counter. */
 u64 xp_member_next_seq(struct xp_member *m);
 bool xp_member_peer_live(const struct xp_member *m, u32 peer);

@@ -19,6 +19,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}/remote
 # shellcheck source=remote-lib.sh
 . "$repo/tests/partition/remote-lib.sh"
+# shellcheck source=unbind-lib.sh
+. "$repo/tests/partition/unbind-lib.sh"
 n=3
 failed=0
 rm -rf "$logs"
@@ -37,8 +39,8 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 29 checks, then kernel log and rmmod per partition.
-echo "PLAN $((29 + 2 * n))"
+# more): 31 checks, then kernel log and rmmod per partition.
+echo "PLAN $((31 + 2 * n))"
 
 for p in export attach pressure fanout; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
@@ -550,6 +552,12 @@ after_restarts() {
 	pair restarted-1-0 1 0 pattern && pair restarted-0-2 0 2 pattern
 }
 check "remote: after the restarts: pattern 1 -> 0 and 0 -> 2" after_restarts
+
+# ---- the fabric device unbound and bound again (unbind-lib.sh) ------------------
+check "remote: unbind 1's fabric device under reads and a shootdown: reader gets SIGBUS, the munmap ends as 1 leaves, 0 and 2 see 1 fenced (disconnect), 1's log clean" \
+	unbind_under_traffic
+check "remote: bind 1's fabric device again: UP under a new epoch, quarantine released, pattern both ways, nothing leaked" \
+	rebind_after_unbind
 
 # ---- every partition clean -------------------------------------------------------
 for ((p = 0; p < n; p++)); do
