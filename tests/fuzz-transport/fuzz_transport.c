@@ -15,7 +15,8 @@
  *   mode 5  reply matching: replies with any rid, offset, incarnation reach
  *           only the request whose rid and incarnation they carry, FAULT
  *           replies only in order, and every successful orphan GET_REPLY
- *           is handed back.
+ *           is handed back;
+ *   mode 6  the payload checks, behind a header right by construction.
  * Built with -fsanitize=fuzzer,address,undefined; beyond "no crash, no
  * sanitizer report", each mode checks the invariants the code promises
  * (an accepted message is well formed, a pop never returns more than the
@@ -173,6 +174,89 @@ static void fuzz_msg(struct input *in)
 	r = xp_member_check(&fm, 1, &m, &st);
 	CHECK(r >= 0 && r < XP_REJ_NR);
 	CHECK(st.accepted + st.rejected[r] == 1);
+	if (r == XP_REJ_OK) {
+		check_accepted(&m);
+		xp_member_input(&fm, 2000, &m);
+		CHECK(fm.peers[1].state < XP_STATE_NR);
+	}
+}
+
+/*
+ * Half the time, the rid a well-behaved peer would send (a request's of its
+ * own epoch, a reply's of ours) with the input's number: the payload checks
+ * behind the rid are then reached at once.
+ */
+static void fix_rid(struct xp_msg *m, u32 src_epoch, u32 dst_epoch)
+{
+	u32 n = (u32)m->h.seq | 1;
+
+	switch (m->h.type) {
+	case XP_MSG_PING:
+		m->u.ping.rid = (u64)src_epoch << 32 | n;
+		break;
+	case XP_MSG_PONG:
+		m->u.ping.rid = (u64)dst_epoch << 32 | n;
+		break;
+	case XP_MSG_GET:
+		m->u.get.rid = (u64)src_epoch << 32 | n;
+		break;
+	case XP_MSG_GET_REPLY:
+		m->u.get_reply.rid = (u64)dst_epoch << 32 | n;
+		break;
+	case XP_MSG_FAULT:
+		m->u.fault.rid = (u64)src_epoch << 32 | n;
+		break;
+	case XP_MSG_FAULT_REPLY:
+		m->u.fault_reply.rid = (u64)dst_epoch << 32 | n;
+		break;
+	case XP_MSG_INVALIDATE:
+		m->u.inval.rid = (u64)src_epoch << 32 | n;
+		break;
+	}
+}
+
+/*
+ * Mode 6: a message from a live peer whose header is right by construction
+ * (source, destination, both epochs, sequence, a length the header check
+ * allows, the checksum), with type, length and payload from the input.  Mode
+ * 1 must guess all of those at once before it reaches a payload check; here
+ * every input exercises one, so a payload check that lets a malformed
+ * message through is found within seconds.
+ */
+static void fuzz_payload(struct input *in)
+{
+	struct xp_msg_stats st;
+	struct xp_msg m;
+	u32 type, len;
+	int r;
+
+	fabric(3, 2, 1000);
+	fm.peers[1].epoch = 1 + take8(in);
+	fm.peers[1].state = XP_UP;
+	memset(&m, 0, sizeof(m));
+	take(in, &m.u, sizeof(m.u));
+	type = 1 + take8(in) % (XP_MSG_TYPE_NR - 1);
+	len = xp_msg_payload_len(type, 0);
+	if (type == XP_MSG_FAULT_REPLY)	/* any length the header check takes */
+		len = XP_FAULT_REPLY_FIXED + 8 * (take8(in) % (XP_FAULT_REPLY_RUNS + 1));
+	m.h.type = (u16)type;
+	m.h.src = 1;
+	m.h.dst = 0;
+	m.h.src_epoch = fm.peers[1].epoch;
+	m.h.dst_epoch = fm.epoch;
+	m.h.seq = (u64)m.h.src_epoch << 32 | take8(in);
+	m.h.len = (u16)len;
+	m.h.flags = take8(in) & XP_MSGF_ALL;
+	if (take8(in) & 1)
+		fix_rid(&m, fm.peers[1].epoch, fm.epoch);
+	m.h.csum = xp_msg_csum(&m);
+	memset(&st, 0, sizeof(st));
+	r = xp_member_check(&fm, 1, &m, &st);
+	CHECK(r >= 0 && r < XP_REJ_NR);
+	CHECK(st.accepted + st.rejected[r] == 1);
+	/* The header passes; only the payload may be refused. */
+	CHECK(r != XP_REJ_LEN && r != XP_REJ_CSUM && r != XP_REJ_SRC &&
+	      r != XP_REJ_DST);
 	if (r == XP_REJ_OK) {
 		check_accepted(&m);
 		xp_member_input(&fm, 2000, &m);
@@ -509,7 +593,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	struct input in = { data, size };
 
-	switch (take8(&in) % 6) {
+	switch (take8(&in) % 7) {
 	case 0:
 		fuzz_header(&in);
 		break;
@@ -527,6 +611,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		break;
 	case 5:
 		fuzz_reply(&in);
+		break;
+	case 6:
+		fuzz_payload(&in);
 		break;
 	}
 	return 0;
