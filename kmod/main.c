@@ -15,9 +15,12 @@ static int __init xpmem_init(void)
 {
 	int err;
 
-	err = xpmem_ids_init();
+	err = xpmem_invalidate_init();
 	if (err)
 		return err;
+	err = xpmem_ids_init();
+	if (err)
+		goto err_invalidate;
 	err = xpmem_attach_init();
 	if (err)
 		goto err_ids;
@@ -52,6 +55,8 @@ err_attach:
 	xpmem_attach_exit();
 err_ids:
 	xpmem_ids_exit();
+err_invalidate:
+	xpmem_invalidate_exit();
 	return err;
 }
 
@@ -63,6 +68,8 @@ static void __exit xpmem_exit(void)
 	xpmem_device_exit();
 	xpmem_attach_exit();
 	xpmem_ids_exit();
+	/* Last: a callback of ours may zap through it until then. */
+	xpmem_invalidate_exit();
 	WARN_ON(!xpmem_stats_check_idle());
 }
 

@@ -120,6 +120,8 @@ bool xpmem_segment_owner_alive(struct xpmem_segment *seg);
 
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops xpmem_invalidate_ops;
+int xpmem_invalidate_init(void);
+void xpmem_invalidate_exit(void);
 void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
 			 unsigned long end);
 void xpmem_zap_vma(struct vm_area_struct *vma, unsigned long start,
