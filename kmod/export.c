@@ -98,6 +98,7 @@ unsigned long xpmem_export_unlink(struct xpmem_export *e)
 	hash_del(&e->token_link);
 	list_del(&e->seg_link);
 	e->unlinked = true;
+	xpmem_count(exports, -1);
 	n = xpmem_export_unpin(e, 0, ULONG_MAX);
 	if (e->quarantine)
 		trace_xpmem_quarantine_release(e->peer, n);
@@ -142,7 +143,7 @@ static void charge_owner_end(struct mem_cgroup *memcg, struct mem_cgroup *old)
 }
 
 static struct xpmem_export *export_new(struct xpmem_segment *seg, u32 peer,
-				       u32 epoch, bool rdonly)
+				       u32 epoch, u64 get_rid, bool rdonly)
 {
 	struct mem_cgroup *memcg, *old;
 	struct xpmem_export *e;
@@ -157,6 +158,7 @@ static struct xpmem_export *export_new(struct xpmem_segment *seg, u32 peer,
 	xa_init(&e->pins);
 	e->peer = peer;
 	e->epoch = epoch;
+	e->get_rid = get_rid;
 	e->rdonly = rdonly;
 	kref_get(&seg->ref);
 	e->seg = seg;
@@ -171,6 +173,7 @@ static struct xpmem_export *export_new(struct xpmem_segment *seg, u32 peer,
 	} while (!e->token || export_find(e->token));
 	hash_add(exports, &e->token_link, e->token);
 	list_add_tail(&e->seg_link, &seg->exports);
+	xpmem_count(exports, 1);
 	mutex_unlock(&xpmem_export_lock);
 	return e;
 }
@@ -190,7 +193,7 @@ static void serve_get(u32 peer, const struct xp_msg *m)
 	    xpmem_segment_owner_alive(seg)) {
 		status = remote_may_access(seg, g->uid, g->gid, rdonly);
 		if (!status) {
-			e = export_new(seg, peer, m->h.src_epoch, rdonly);
+			e = export_new(seg, peer, m->h.src_epoch, g->rid, rdonly);
 			status = e ? 0 : -ENOENT;
 		}
 	}
@@ -406,12 +409,40 @@ static void serve_unpin(u32 peer, const struct xp_msg *m)
 	mutex_unlock(&xpmem_export_lock);
 }
 
+/* What a settle drops: made for its GET by that incarnation, but the kept one. */
+struct settle {
+	u32 peer, epoch;
+	u64 get_rid, keep;
+};
+
+static bool drop_settled(const struct xpmem_export *e, const void *arg)
+{
+	const struct settle *st = arg;
+
+	return e->peer == st->peer && e->epoch == st->epoch && !e->quarantine &&
+	       e->get_rid == st->get_rid && e->token != st->keep;
+}
+
+static u64 release_where(bool (*drop)(const struct xpmem_export *, const void *),
+			 const void *arg);
+
+/*
+ * RELEASE of a token (its proxy went, or an orphan answer), or a settle of
+ * a GET (get_rid): every export made for it but the one its asker kept.
+ */
 static void serve_release(u32 peer, const struct xp_msg *m)
 {
+	const struct xp_release *r = &m->u.release;
+	struct settle st = { .peer = peer, .epoch = m->h.src_epoch,
+			     .get_rid = r->get_rid, .keep = r->token };
 	struct xpmem_export *e;
 
+	if (r->get_rid) {
+		release_where(drop_settled, &st);
+		return;
+	}
 	mutex_lock(&xpmem_export_lock);
-	e = find_for(peer, m, m->u.release.token);
+	e = find_for(peer, m, r->token);
 	if (e && !e->quarantine)
 		xpmem_export_unlink(e);
 	else

@@ -22,6 +22,7 @@ struct xpmem_export {
 	struct kref ref;
 	u64 token;
 	u32 peer, epoch;		/* the incarnation that made the GET */
+	u64 get_rid;			/* the GET it answered (a settle names it) */
 	bool rdonly;
 	bool unlinked;			/* out of the table: answers ENOENT */
 	u32 quarantine;			/* QUAR_* */

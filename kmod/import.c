@@ -19,7 +19,8 @@
  *
  * The owner keeps our pages pinned until it invalidates them, or until we
  * tell it we stopped using them: UNPIN of the whole segment when its last
- * attachment goes, RELEASE of the token when the proxy goes.
+ * attachment goes, RELEASE of the token when the proxy goes (re-posted
+ * until the owner acknowledges it).
  *
  * When the owner is fenced, its proxies die: every attachment is zapped and
  * faults answer SIGBUS (the owner's memory may belong to its next
@@ -141,7 +142,12 @@ int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out)
 	 * than the one we saw live when we asked: its INVALIDATEs must match.
 	 */
 	*out = proxy_new(peer, rq.epoch, segid, &rq.get);
-	return *out ? 0 : -ENOMEM;
+	if (!*out) {
+		/* Nobody will use it: the owner must not keep it. */
+		xpmem_partition_release(peer, rq.epoch, rq.get.token);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* ---- attachments ------------------------------------------------------------ */
@@ -181,16 +187,13 @@ void xpmem_import_detached(struct xpmem_segment *seg)
 void xpmem_import_free(struct xpmem_segment *seg)
 {
 	struct xpmem_import *imp = seg->remote;
-	struct xp_msg m = { };
 
 	mutex_lock(&import_lock);
 	hash_del(&imp->link);
 	mutex_unlock(&import_lock);
-	if (!imp->dead && xpmem_partition_live_epoch(imp->peer) == imp->epoch) {
-		m.u.release.token = imp->token;
-		xpmem_partition_post(imp->peer, &m, XP_MSG_RELEASE,
-				     ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)));
-	}
+	/* Re-posted until acknowledged: a lost one leaks no export. */
+	if (!imp->dead)
+		xpmem_partition_release(imp->peer, imp->epoch, imp->token);
 	answers_drop(&imp->answers);
 	kfree(imp);
 }

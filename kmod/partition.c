@@ -21,6 +21,8 @@
  *     a ring, so nothing allocates there.  A poll takes no more messages
  *     than the invalidation queue has room for; a full fault-service queue
  *     never holds it back (GET/FAULT dropped, UNPIN/RELEASE served here).
+ *     A RELEASE is acknowledged (RELEASE_ACK) as soon as it is taken; the
+ *     rescan re-posts our own RELEASEs until theirs arrive.
  *
  * A requester posts under the mutex and waits without it, for a reply
  * message (GET, FAULT, PING: partition_request.c) or the gap-free
@@ -245,23 +247,29 @@ static bool queue_pop(struct msg_queue *q, struct xp_msg *m)
 /*
  * A request for the fault service.  The poller never waits for it (I6):
  * with its queue (nearly) full a GET or FAULT is dropped, counted, and
- * re-posted by its requester; UNPIN and RELEASE, which nobody re-posts,
- * are served here, under the fabric mutex (they take export_lock only).
+ * re-posted by its requester.  A settle (RELEASE naming a GET) is dropped
+ * too when the queue is full (re-posted until acknowledged): served here,
+ * it could pass a copy of its GET still queued.  UNPIN and the RELEASE of
+ * a token are served here, under the fabric mutex (they take export_lock
+ * only).  Returns false when @m was dropped.
  */
-static void to_fault_service(struct peer_thread *pt, const struct xp_msg *m)
+static bool to_fault_service(struct peer_thread *pt, const struct xp_msg *m)
 {
 	bool request = m->h.type == XP_MSG_GET || m->h.type == XP_MSG_FAULT;
+	bool settle = m->h.type == XP_MSG_RELEASE && m->u.release.get_rid;
 	u32 room = queue_room(&pt->fsvc);
 
 	if (room > (request ? FSVC_RESERVE : 0)) {
 		queue_push(&pt->fsvc, m);
-	} else if (request) {
+	} else if (request || settle) {
 		pt->fsvc_dropped++;
 		xpmem_count(dropped[XPMEM_DROP_QUEUE_FULL], 1);
+		return false;
 	} else {
 		pt->fsvc_inline++;
 		part.ops->serve(pt->id, m);
 	}
+	return true;
 }
 
 /* Under part.lock, from xp_chan_poll: route one checked message. */
@@ -291,8 +299,18 @@ static void chan_handler(void *ctx, struct xp_chan *ch, const struct xp_msg *m)
 	case XP_MSG_GET:
 	case XP_MSG_FAULT:
 	case XP_MSG_UNPIN:
-	case XP_MSG_RELEASE:
 		to_fault_service(pt, m);
+		break;
+	case XP_MSG_RELEASE:
+		/*
+		 * Taken (queued in our memory, or served): acknowledged now, so
+		 * the peer stops re-posting it (transport/rpc.h).
+		 */
+		if (to_fault_service(pt, m))
+			xp_rpc_release_rx(ch, m, ktime_get_ns());
+		break;
+	case XP_MSG_RELEASE_ACK:
+		xp_rpc_release_acked(ch, m);
 		break;
 	case XP_MSG_GET_REPLY:
 	case XP_MSG_FAULT_REPLY:
@@ -554,6 +572,13 @@ static void rescan_once(void)
 	xp_member_tick(part.member, now);
 	for (p = 0; p < part.nparts; p++)
 		poll_peer(p, now);
+	/* RELEASEs not acknowledged yet go again (transport/rpc.h). */
+	for (p = 0; p < part.nparts; p++)
+		if (p != part.self) {
+			part.chans[p].rpc.rel_resend_ns =
+				xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)) / 4;
+			xp_rpc_tick(&part.chans[p], now);
+		}
 	if (part.self_quarantine && part.member->state == XP_UP)
 		release_self_quarantine();
 	mutex_unlock(&part.lock);

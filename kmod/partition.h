@@ -110,6 +110,13 @@ bool xpmem_partition_inval_done(u32 peer, u64 rid, u32 epoch);
 u64 xpmem_partition_gen(void);
 void xpmem_partition_nap(u64 gen, u64 ns);
 /*
+ * Hand @token back to incarnation @epoch of @peer: RELEASE, re-posted by
+ * the rescan until @peer acknowledges it or that incarnation is gone.
+ * Never waits.  0, -ESRCH (not live: the export went with it), -ENOSPC
+ * (posted once, untracked), -ENODEV.
+ */
+int xpmem_partition_release(u32 peer, u32 epoch, u64 token);
+/*
  * Fence incarnation @epoch of @peer (reason enum xp_reason); a no-op when
  * @peer has rejoined since (a timeout of the old one says nothing about
  * the new one).

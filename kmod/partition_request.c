@@ -8,7 +8,9 @@
  * registered and keeps it when it is posted again (every quarter of its
  * deadline while unanswered: a message or a doorbell may be lost); a reply
  * reaches only the request with its rid, from the incarnation it was posted
- * to; a successful GET_REPLY nobody waits for is handed back with RELEASE.
+ * to; a successful GET_REPLY nobody waits for is handed back with RELEASE,
+ * which, like a proxy's RELEASE, the rescan re-posts until the owner's
+ * RELEASE_ACK (xp_rpc_tick).
  * This file gives it the fabric mutex (every rpc call is under it), the
  * waits (without it, on a wait queue every delivered reply wakes) and the
  * window translation of the frames a FAULT_REPLY carries.  Fencing a peer
@@ -214,6 +216,22 @@ bool xpmem_partition_inval_done(u32 peer, u64 rid, u32 epoch)
 	return done;
 }
 
+int xpmem_partition_release(u32 peer, u32 epoch, u64 token)
+{
+	struct xp_chan *ch;
+	int err = -ENODEV;
+
+	mutex_lock(&part.lock);
+	if (valid_peer(peer)) {
+		ch = &part.chans[peer];
+		arm_corruption(ch);
+		err = xp_rpc_release(ch, token, epoch, ktime_get_ns());
+		ch->corrupt_next = 0;
+	}
+	mutex_unlock(&part.lock);
+	return err;
+}
+
 void xpmem_partition_fence(u32 peer, u32 epoch, u32 reason)
 {
 	mutex_lock(&part.lock);
@@ -286,6 +304,10 @@ int xpmem_partition_call(struct xpmem_request *rq, struct xp_msg *msg,
 
 	/* Under part.lock: the deliverer wrote the answer under it too. */
 	mutex_lock(&part.lock);
+	/* A GET re-posted or given up: what the owner made beyond the answer goes. */
+	if (type == XP_MSG_GET && valid_peer(rq->peer))
+		xp_rpc_get_settle(&part.chans[rq->peer], &rq->rpc, rq->get.token,
+				  ktime_get_ns());
 	xp_rpc_end(&part.rpc, &rq->rpc);
 	if (rq->rpc.done && rq->rpc.status == -ECONNRESET && !rq->epoch)
 		err = -ECONNRESET;	/* fenced meanwhile (xpmem_requests_fail) */

@@ -6,12 +6,14 @@
  *   partitions         one line per known partition (see partitions_show)
  *   ping               write a peer id to PING it; read the last result
  *   doorbells_dropped  doorbells the drop_doorbells injection swallowed
+ *   exports            live exports of our segments (tokens peers hold)
  */
 #include <linux/kobject.h>
 #include <linux/mutex.h>
 #include <linux/sysfs.h>
 
 #include "partition.h"
+#include "xpmem_internal.h"
 
 
 static struct kobject *part_kobj;
@@ -80,10 +82,18 @@ static ssize_t doorbells_dropped_show(struct kobject *k,
 }
 static struct kobj_attribute doorbells_dropped_attr = __ATTR_RO(doorbells_dropped);
 
+static ssize_t exports_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", (s64)atomic64_read(&xpmem_counters.exports));
+}
+
+static struct kobj_attribute exports_attr = __ATTR_RO(exports);
+
 static struct attribute *part_attrs[] = {
 	&partitions_attr.attr,
 	&ping_attr.attr,
 	&doorbells_dropped_attr.attr,
+	&exports_attr.attr,
 	NULL,
 };
 static const struct attribute_group part_attr_group = { .attrs = part_attrs };

@@ -162,6 +162,7 @@ struct xpmem_counters {
 	atomic64_t doorbells_sent, doorbells_received;
 	atomic64_t dropped[__XPMEM_DROP_MAX];
 	atomic64_t invalidates_in_service;	/* a gauge: serve_invalidation() */
+	atomic64_t exports;		/* a gauge: our segments' live exports */
 };
 extern struct xpmem_counters xpmem_counters;
 #define xpmem_count(name, n) atomic64_add((n), &xpmem_counters.name)

@@ -34,6 +34,7 @@ static const u16 fixed_len[XP_MSG_TYPE_NR] = {
 	[XP_MSG_INVALIDATE_DONE] = sizeof(struct xp_inval_done),
 	[XP_MSG_UNPIN] = sizeof(struct xp_inval),
 	[XP_MSG_RELEASE] = sizeof(struct xp_release),
+	[XP_MSG_RELEASE_ACK] = sizeof(struct xp_release),
 };
 
 u32 xp_msg_payload_len(u32 type, u32 count)
@@ -126,6 +127,7 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 {
 	unsigned int i;
 	u64 pages;
+	u32 ep;
 	int r;
 
 	switch (m->h.type) {
@@ -224,7 +226,14 @@ static int check_payload(const struct xp_msg *m, const struct xp_msg_expect *e)
 		r = (u32)(m->u.inval_done.acked_seq >> 32) == e->dst_epoch;
 		return r ? XP_REJ_OK : XP_REJ_SEQ;
 	case XP_MSG_RELEASE:
-		return m->u.release.token ? XP_REJ_OK : XP_REJ_VALUE;
+	case XP_MSG_RELEASE_ACK:
+		if (!m->u.release.token && !m->u.release.get_rid)
+			return XP_REJ_VALUE;
+		/* RELEASE is a request, its ACK the answer (an older us: stale). */
+		ep = m->h.type == XP_MSG_RELEASE ? m->h.src_epoch : e->dst_epoch;
+		if (m->u.release.get_rid && check_rid(m->u.release.get_rid, ep))
+			return XP_REJ_SEQ;
+		return check_rid(m->u.release.rid, ep);
 	}
 	return XP_REJ_TYPE;
 }
@@ -294,6 +303,7 @@ const char *xp_msg_type_name(u32 type)
 		[XP_MSG_INVALIDATE] = "INVALIDATE",
 		[XP_MSG_INVALIDATE_DONE] = "INVALIDATE_DONE",
 		[XP_MSG_UNPIN] = "UNPIN", [XP_MSG_RELEASE] = "RELEASE",
+		[XP_MSG_RELEASE_ACK] = "RELEASE_ACK",
 	};
 
 	return (type && type < XP_MSG_TYPE_NR) ? names[type] : "INVALID";

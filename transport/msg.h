@@ -35,6 +35,7 @@ enum xp_msg_type {
 	XP_MSG_INVALIDATE_DONE,
 	XP_MSG_UNPIN,
 	XP_MSG_RELEASE,
+	XP_MSG_RELEASE_ACK,
 	XP_MSG_TYPE_NR
 };
 
@@ -153,8 +154,16 @@ struct xp_inval_done {
 	u64 acked_seq;		/* seq of the INVALIDATE completed */
 };
 
+/*
+ * RELEASE and RELEASE_ACK (which echoes the RELEASE).  get_rid 0: drop the
+ * export @token.  get_rid != 0 (a GET's rid): drop every export made for
+ * that GET except @token (0: all of them): what re-posts of a GET made
+ * beyond the answer kept, or all a GET given up made (rpc.h).
+ */
 struct xp_release {
 	u64 token;
+	u64 rid;		/* the RELEASE's own (rpc.h) */
+	u64 get_rid;
 };
 
 struct xp_msg {

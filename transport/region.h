@@ -33,10 +33,11 @@ extern "C" {
 #define XP_REGION_MAGIC		0x4241464d454d5058ull	/* "XPMEMFAB" (LE) */
 /*
  * 2: messages carry request ids, FAULT_REPLY's fixed part is 32 bytes, the
- * completion word acknowledges INVALIDATE only (rpc.h).  A build of
- * another version refuses the region: its messages would not parse.
+ * completion word acknowledges INVALIDATE only (rpc.h).  3: RELEASE
+ * carries a rid and is acknowledged by RELEASE_ACK.  A build of another
+ * version refuses the region: its messages would not parse.
  */
-#define XP_REGION_VERSION	2u
+#define XP_REGION_VERSION	3u
 #define XP_HDR_SIZE		4096u
 #define XP_SLOT_SIZE		128u	/* bytes per ring slot (one message) */
 #define XP_PART_SIZE		128u

@@ -32,6 +32,9 @@ u64 *xp_msg_rid(struct xp_msg *m, u32 type)
 		return &m->u.fault_reply.rid;
 	case XP_MSG_INVALIDATE:
 		return &m->u.inval.rid;
+	case XP_MSG_RELEASE:
+	case XP_MSG_RELEASE_ACK:
+		return &m->u.release.rid;
 	}
 	return NULL;
 }
@@ -167,13 +170,9 @@ static int answers(const struct xp_req *rq, u32 peer, const struct xp_msg *m,
 
 static void orphan(struct xp_chan *ch, const struct xp_msg *m, u64 now)
 {
-	struct xp_msg r;
-
 	if (m->h.type == XP_MSG_GET_REPLY && !m->u.get_reply.status) {
-		/* An export made for nobody: hand its token back. */
-		xp_memset(&r, 0, sizeof(r));
-		r.u.release.token = m->u.get_reply.token;
-		xp_chan_send(ch, &r, XP_MSG_RELEASE, now);
+		/* An export made for nobody: hand its token back, until acked. */
+		xp_rpc_release(ch, m->u.get_reply.token, m->h.src_epoch, now);
 		ch->rpc.stats.orphans_released++;
 	} else {
 		ch->rpc.stats.orphans_dropped++;
@@ -228,6 +227,144 @@ u32 xp_rpc_fail(struct xp_rpc *t, u32 peer, int err)
 			n++;
 		}
 	return n;
+}
+
+/* ---- RELEASE: re-posted until acknowledged --------------------------------- */
+
+static u64 rel_resend(const struct xp_chan *ch)
+{
+	return ch->rpc.rel_resend_ns ? ch->rpc.rel_resend_ns : XP_REL_RESEND_NS;
+}
+
+/*
+ * The incarnation that made the exports is still the one we see live, and
+ * a GET rid named is still of our epoch: else the exports are gone already.
+ */
+static int rel_current(const struct xp_chan *ch, const struct xp_rel *r)
+{
+	return xp_member_peer_live(ch->m, ch->peer) &&
+	       xp_member_peer_epoch(ch->m, ch->peer) == r->peer_epoch &&
+	       (!r->get_rid || xp_rid_epoch(r->get_rid) == ch->m->epoch);
+}
+
+/* Posts @r now (same rid every time); a full ring waits for the next tick. */
+static void rel_post(struct xp_chan *ch, struct xp_rel *r, u64 now)
+{
+	struct xp_msg m;
+
+	xp_memset(&m, 0, sizeof(m));
+	m.u.release.token = r->token;
+	m.u.release.rid = r->rid;
+	m.u.release.get_rid = r->get_rid;
+	r->posts++;
+	r->next_post_ns = now + rel_resend(ch);
+	xp_chan_send(ch, &m, XP_MSG_RELEASE, now);
+}
+
+static int rel_add(struct xp_chan *ch, u64 token, u64 get_rid, u32 peer_epoch,
+		   u64 now)
+{
+	struct xp_rpc_chan *c = &ch->rpc;
+	struct xp_rel *r = NULL, once;
+	u32 i;
+
+	for (i = 0; i < XP_REL_SLOTS && !r; i++)
+		if (!c->rel[i].rid)
+			r = &c->rel[i];
+	if (!r)
+		r = &once;	/* every slot awaits an ack: best effort */
+	r->token = token;
+	r->get_rid = get_rid;
+	r->peer_epoch = peer_epoch;
+	r->posts = 0;
+	if (!rel_current(ch, r)) {
+		c->stats.rel_moot++;
+		return -ESRCH;
+	}
+	r->rid = xp_rid(ch->m->epoch, next_n(&c->req_n));
+	rel_post(ch, r, now);
+	if (r == &once) {
+		c->stats.rel_untracked++;
+		return -ENOSPC;
+	}
+	c->stats.rel_posted++;
+	return 0;
+}
+
+int xp_rpc_release(struct xp_chan *ch, u64 token, u32 peer_epoch, u64 now)
+{
+	return token ? rel_add(ch, token, 0, peer_epoch, now) : -EINVAL;
+}
+
+int xp_rpc_get_settle(struct xp_chan *ch, const struct xp_req *rq, u64 keep,
+		      u64 now)
+{
+	int answered = rq->done && !rq->status;
+
+	/* Posted once: the owner made at most the one export we got. */
+	if (rq->type != XP_MSG_GET || !rq->posts || (rq->posts == 1 && rq->done))
+		return 0;
+	return rel_add(ch, answered ? keep : 0, rq->rid, rq->peer_epoch, now);
+}
+
+void xp_rpc_tick(struct xp_chan *ch, u64 now)
+{
+	struct xp_rpc_chan *c = &ch->rpc;
+	struct xp_rel *r;
+	u32 i;
+
+	for (i = 0; i < XP_REL_SLOTS; i++) {
+		r = &c->rel[i];
+		if (!r->rid)
+			continue;
+		if (!rel_current(ch, r)) {
+			r->rid = 0;	/* its exports went with that incarnation */
+			c->stats.rel_moot++;
+		} else if (now >= r->next_post_ns && r->posts >= XP_REL_MAX_POSTS) {
+			r->rid = 0;	/* live, yet never answers: its loss */
+			c->stats.rel_abandoned++;
+		} else if (now >= r->next_post_ns) {
+			c->stats.rel_reposts++;
+			rel_post(ch, r, now);
+		}
+	}
+}
+
+u32 xp_rpc_releases_pending(const struct xp_chan *ch)
+{
+	u32 i, n = 0;
+
+	for (i = 0; i < XP_REL_SLOTS; i++)
+		n += ch->rpc.rel[i].rid != 0;
+	return n;
+}
+
+int xp_rpc_release_rx(struct xp_chan *ch, const struct xp_msg *m, u64 now)
+{
+	struct xp_msg r;
+
+	xp_memset(&r, 0, sizeof(r));
+	r.u.release = m->u.release;	/* echoed whole */
+	ch->rpc.stats.rel_acks_sent++;
+	return xp_chan_send(ch, &r, XP_MSG_RELEASE_ACK, now);
+}
+
+int xp_rpc_release_acked(struct xp_chan *ch, const struct xp_msg *m)
+{
+	const struct xp_release *a = &m->u.release;
+	struct xp_rel *r;
+	u32 i;
+
+	for (i = 0; i < XP_REL_SLOTS; i++) {
+		r = &ch->rpc.rel[i];
+		if (r->rid && r->rid == a->rid && r->token == a->token &&
+		    r->get_rid == a->get_rid && r->peer_epoch == m->h.src_epoch) {
+			r->rid = 0;
+			ch->rpc.stats.rel_acked++;
+			return 1;
+		}
+	}
+	return 0;	/* a duplicate ack, or for a slot given up */
 }
 
 /* ---- INVALIDATE: sender ---------------------------------------------------- */

@@ -18,6 +18,22 @@
  *    dropped; both are counted.  Two requesters of one key therefore never
  *    get each other's answer, and a duplicate FAULT_REPLY is dropped.
  *
+ *  - RELEASE hands exports back: an orphan's token, a proxy's when it
+ *    goes, and what a GET made beyond the answer it kept (a GET re-posted
+ *    may be served twice and the second answer lost; a GET given up may
+ *    have been served with its answer lost: xp_rpc_get_settle names the
+ *    GET's rid).  n from the request counter.  Nobody waits for it, but it
+ *    is kept in the channel's release table and re-posted with its rid
+ *    (xp_rpc_tick) until the owner's RELEASE_ACK echoes it, or the
+ *    incarnation it was posted to is gone (its exports died with it), or
+ *    after XP_REL_MAX_POSTS posts (the owner is alive but never answers:
+ *    its own loss).  A lost RELEASE or a lost GET_REPLY therefore never
+ *    leaves an export behind.  The owner acknowledges every RELEASE it has
+ *    taken (queued for its fault service, or served), whether or not it
+ *    still names an export (a re-post): what was asked is done either way.
+ *    A RELEASE naming a GET rid goes behind that GET's copies (one ring,
+ *    one queue, in order), so it also drops what they make.
+ *
  *  - INVALIDATE: n comes from the channel's own INVALIDATE counter, 1, 2,
  *    3... without gaps, restarted at 1 for every (our epoch, peer epoch)
  *    pair.  The receiver tracks per channel the highest n such that every
@@ -46,6 +62,9 @@ extern "C" {
 struct xp_chan;
 
 #define XP_INV_WINDOW	256u	/* INVALIDATE numbers tracked above done */
+#define XP_REL_SLOTS	16u	/* RELEASEs awaiting their ack, per channel */
+#define XP_REL_MAX_POSTS 64u	/* posts of one RELEASE before giving up */
+#define XP_REL_RESEND_NS 250000000ull	/* re-post period unless set */
 #define XP_RPC_ALL	0xffffffffu	/* xp_rpc_fail: every peer */
 
 static inline u64 xp_rid(u32 epoch, u32 n)
@@ -71,6 +90,23 @@ struct xp_rpc_stats {
 	u64 inv_dup;		/* already handled: word re-published */
 	u64 inv_busy;		/* already handed over, not handled yet */
 	u64 inv_beyond;		/* beyond the window: dropped (re-posted) */
+	u64 rel_posted;		/* RELEASE handed back and tracked */
+	u64 rel_reposts;	/* ... posted again: no ack yet */
+	u64 rel_acked;		/* ... acknowledged by the owner */
+	u64 rel_moot;		/* ... the owner's incarnation ended first */
+	u64 rel_abandoned;	/* ... XP_REL_MAX_POSTS posts, never acked */
+	u64 rel_untracked;	/* table full: posted once, not tracked */
+	u64 rel_acks_sent;	/* owner side: RELEASE acknowledged */
+};
+
+/* A RELEASE awaiting its RELEASE_ACK; free while rid is 0. */
+struct xp_rel {
+	u64 token;
+	u64 rid;
+	u64 get_rid;		/* 0, or the GET whose other exports go */
+	u64 next_post_ns;
+	u32 peer_epoch;		/* the owner's incarnation that made it */
+	u32 posts;
 };
 
 /* Per channel, in private memory: part of struct xp_chan. */
@@ -83,6 +119,8 @@ struct xp_rpc_chan {
 	u64 rx_queued[XP_INV_WINDOW / 64];
 	u64 rx_handled[XP_INV_WINDOW / 64];
 	u64 last_pong;		/* rid of the last PONG (xp_chan_ping) */
+	u64 rel_resend_ns;	/* RELEASE re-post period; 0: XP_REL_RESEND_NS */
+	struct xp_rel rel[XP_REL_SLOTS];
 	struct xp_rpc_stats stats;
 };
 
@@ -147,6 +185,33 @@ struct xp_req *xp_rpc_reply(struct xp_rpc *t, struct xp_chan *ch,
 			    const struct xp_msg *m, u64 now);
 /* Requests waiting on @peer (XP_RPC_ALL: any) end with @err; how many. */
 u32 xp_rpc_fail(struct xp_rpc *t, u32 peer, int err);
+
+/*
+ * Hand @token back to @ch's peer, incarnation @peer_epoch (the one that
+ * made it): RELEASE now, then re-posted by xp_rpc_tick until acknowledged
+ * (rpc.h, top).  0; -ESRCH: that incarnation is not live any more (the
+ * export went with it: nothing to do); -ENOSPC: the table is full, posted
+ * once untracked.  A full ring is not an error: the tick posts it.
+ */
+int xp_rpc_release(struct xp_chan *ch, u64 token, u32 peer_epoch, u64 now);
+/*
+ * @rq, a GET, ended (answered, failed or given up; before xp_rpc_end).  If
+ * it was posted more than once, or never answered, the owner may hold
+ * exports nobody will use: RELEASE (get_rid = its rid) every export made
+ * for it but @keep, the token of the answer it took (ignored unless it was
+ * answered), re-posted until acknowledged.  Returns as xp_rpc_release; 0
+ * when there is nothing to hand back.
+ */
+int xp_rpc_get_settle(struct xp_chan *ch, const struct xp_req *rq, u64 keep,
+		      u64 now);
+/* Re-posts what is due in @ch's release table, drops what is moot. */
+void xp_rpc_tick(struct xp_chan *ch, u64 now);
+/* RELEASEs of @ch awaiting their ack. */
+u32 xp_rpc_releases_pending(const struct xp_chan *ch);
+/* Owner side: a checked RELEASE from @ch's peer: send its RELEASE_ACK. */
+int xp_rpc_release_rx(struct xp_chan *ch, const struct xp_msg *m, u64 now);
+/* Requester side: a checked RELEASE_ACK: its RELEASE is done.  1 if it matched. */
+int xp_rpc_release_acked(struct xp_chan *ch, const struct xp_msg *m);
 
 /*
  * Sender side of INVALIDATE.  The rid for a new INVALIDATE to @ch's peer,

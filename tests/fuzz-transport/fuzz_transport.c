@@ -155,6 +155,9 @@ static void check_accepted(const struct xp_msg *m)
 	if (m->h.type == XP_MSG_INVALIDATE || m->h.type == XP_MSG_UNPIN)
 		CHECK(m->u.inval.len && !(m->u.inval.offset & 4095) &&
 		      m->u.inval.offset + m->u.inval.len > m->u.inval.offset);
+	/* A RELEASE names a token or a GET, and carries its own rid. */
+	if (m->h.type == XP_MSG_RELEASE || m->h.type == XP_MSG_RELEASE_ACK)
+		CHECK((m->u.release.token || m->u.release.get_rid) && m->u.release.rid);
 }
 
 static void fuzz_msg(struct input *in)
@@ -211,6 +214,12 @@ static void fix_rid(struct xp_msg *m, u32 src_epoch, u32 dst_epoch)
 		break;
 	case XP_MSG_INVALIDATE:
 		m->u.inval.rid = (u64)src_epoch << 32 | n;
+		break;
+	case XP_MSG_RELEASE:
+		m->u.release.rid = (u64)src_epoch << 32 | n;
+		break;
+	case XP_MSG_RELEASE_ACK:
+		m->u.release.rid = (u64)dst_epoch << 32 | n;
 		break;
 	}
 }

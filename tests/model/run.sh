@@ -141,9 +141,11 @@ check fence-without-epoch shootdown.pml "-DWARM -DNEXP=1 -DNFAULT=0 -DNCHAOS=1 -
 check install-without-recheck shootdown.pml "-DNEXP=1 -DNFAULT=1 -DNCHAOS=0 -DMAXEP=1 -DNCRASH=0 -DMUTANT_NO_GEN" \
 	fail:I1_no_reuse_while_mapped
 
-# ---- rpc.pml: requests and replies with ids ----
-check rpc rpc.pml "-DNCHAOS=2 -DNREPOST=1 -DNRESTART=1" pass:R1_reply_to_own_request
-check reply-without-rid rpc.pml "-DNCHAOS=2 -DNREPOST=1 -DNRESTART=1 -DMUTANT_NO_RID" fail:R1_reply_to_own_request
+# ---- rpc.pml: requests and replies with ids, exports handed back ----
+check rpc rpc.pml "-DNCHAOS=1 -DNREPOST=1 -DNRESTART=1" "pass:R1_reply_to_own_request no_export_leaked"
+check reply-without-rid rpc.pml "-DNCHAOS=1 -DNREPOST=1 -DNRESTART=1 -DMUTANT_NO_RID" fail:R1_reply_to_own_request
+check release-once rpc.pml "-DNCHAOS=1 -DNREPOST=1 -DNRESTART=1 -DMUTANT_RELEASE_ONCE" fail:no_export_leaked
+check get-without-settle rpc.pml "-DNCHAOS=1 -DNREPOST=1 -DNRESTART=1 -DMUTANT_NO_SETTLE" fail:no_export_leaked
 
 # ---- waits.pml: I6 ----
 check waits waits.pml "" pass:I6_no_wait_cycle
@@ -153,6 +155,7 @@ check poller-stops-on-full-queue waits.pml -DMUTANT_POLL_MIN_ROOM fail:I6_no_wai
 if [ "$deep" = 1 ]; then
 	check deep-sd-two-proxies shootdown.pml "-DWARM -DNEXP=2 -DNFAULT=2 -DNCHAOS=2 -DMAXEP=1 -DNCRASH=0 -DNREPOST=1" \
 		"pass:$SD_PROPS"
+	check deep-rpc rpc.pml "-DNCHAOS=2 -DNREPOST=1 -DNRESTART=1" "pass:R1_reply_to_own_request no_export_leaked"
 	check deep-sd-rejoin shootdown.pml "-DWARM -DNEXP=1 -DNFAULT=2 -DNCHAOS=1 -DMAXEP=2 -DNCRASH=1 -DNREPOST=0" \
 		"pass:$SD_PROPS Q_release_only_newer_epoch"
 fi

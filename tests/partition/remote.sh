@@ -39,10 +39,10 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 31 checks, then kernel log and rmmod per partition.
-echo "PLAN $((31 + 2 * n))"
+# more): 32 checks, then kernel log and rmmod per partition.
+echo "PLAN $((32 + 2 * n))"
 
-for p in export attach pressure fanout; do
+for p in export attach pressure fanout getrace; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
 done
 "$lab" down >/dev/null 2>&1
@@ -463,6 +463,50 @@ fanout_one_slow() {
 	return $r
 }
 check "remote: 17 exports, 1 slow past inval_ms: only 1 fenced, 2 stays UP (per-target deadlines)" fanout_one_slow
+
+# A lost RELEASE leaks no export (tests/model/rpc.pml, no_export_leaked).
+# A process in 1 GETs a segment of 0 (one export in 0), then releases it
+# with corrupt_next armed in 1: the RELEASE is dropped by 0's check, and
+# 1's rescan re-posts it until 0 acknowledges; 0's exports come back to
+# their count.  Before, RELEASE was posted once: the export stayed until
+# 1's next epoch.
+exports() { "$lab" exec "$1" --timeout 30 -- cat /sys/kernel/xpmem/exports; }
+wait_exports() { # P COUNT LIMIT_MS
+	local t0 v
+	t0=$(now_ms)
+	while [ $(($(now_ms) - t0)) -lt "$3" ]; do
+		v=$(exports "$1" 2>/dev/null)
+		[ "$v" = "$2" ] && return 0
+		sleep 0.2
+	done
+	echo "partition $1: $v exports, not $2, after $3 ms" >&2
+	return 1
+}
+lost_release() {
+	local seg r=0 e0 m0 m1
+	seg=$(getrace_exporter 0 0 60) || return 1
+	echo "segid $seg"
+	[ -n "$seg" ] || return 1
+	e0=$(exports 0) && m0=$(counter 0 dropped_malformed) || return 1
+	"$lab" exec 1 --timeout 60 -- sh -c "rm -f /tmp/hold.go
+		setsid $bin/xpmem-xpart-getrace hold $seg /tmp/hold.go >/tmp/hold.out 2>&1 </dev/null &
+		i=0; while [ \$i -lt 300 ]; do grep -qE '^(got|FAIL)' /tmp/hold.out && break
+		i=\$((i + 1)); sleep 0.1; done; grep -q '^got' /tmp/hold.out" || r=1
+	wait_exports 0 $((e0 + 1)) 10000 || r=1
+	xctl 1 inject corrupt_next 1 >/dev/null || r=1
+	"$lab" exec 1 --timeout 30 -- touch /tmp/hold.go || r=1
+	daemon_result 1 hold | sed 's/^/    holder: /'
+	[ "${PIPESTATUS[0]}" = 0 ] || r=1
+	wait_exports 0 "$e0" 10000 || r=1
+	m1=$(counter 0 dropped_malformed) || r=1
+	echo "partition 0: exports $e0 -> $((e0 + 1)) -> $(exports 0); dropped_malformed $m0 -> $m1"
+	[ "${m1:-0}" -gt "$m0" ] || { echo "no message was corrupted: the RELEASE was not lost"; r=1; }
+	xctl 1 inject corrupt_next 0 >/dev/null || r=1
+	getrace_exporter_stop 0 || r=1
+	return $r
+}
+check "remote: a RELEASE corrupted on its way is re-posted: the owner's exports return to their count" lost_release
+
 
 # Nothing under the fabric mutex may enter reclaim (reclaim can run our
 # notifier, which takes that mutex to post INVALIDATE).  Fencing 2 and its

@@ -79,6 +79,11 @@ xp_msg valid(u32 type)
 		break;
 	case XP_MSG_RELEASE:
 		m.u.release.token = 9;
+		m.u.release.rid = req_rid;
+		break;
+	case XP_MSG_RELEASE_ACK:
+		m.u.release.token = 9;
+		m.u.release.rid = reply_rid;
 		break;
 	}
 	EXPECT_EQ(xp_msg_seal(&m, type, kSrc, kDst, kSrcEpoch, kDstEpoch,
@@ -272,8 +277,15 @@ TEST_F(MsgCheck, Payloads)
 	// INVALIDATE_DONE: acknowledges a request of our current epoch only
 	expect_rejected(XP_MSG_INVALIDATE_DONE, [](xp_msg &m) {
 		m.u.inval_done.acked_seq = (u64)(kDstEpoch - 1) << 32 | 3; }, XP_REJ_SEQ);
-	// RELEASE
-	expect_rejected(XP_MSG_RELEASE, [](xp_msg &m) { m.u.release.token = 0; }, XP_REJ_VALUE);
+	// RELEASE: a request with its rid; RELEASE_ACK echoes it
+	for (u32 t : {(u32)XP_MSG_RELEASE, (u32)XP_MSG_RELEASE_ACK}) {
+		expect_rejected(t, [](xp_msg &m) { m.u.release.token = 0; }, XP_REJ_VALUE);
+		expect_rejected(t, [](xp_msg &m) { m.u.release.rid &= ~0xffffffffull; }, XP_REJ_SEQ);
+	}
+	expect_rejected(XP_MSG_RELEASE, [](xp_msg &m) {
+		m.u.release.rid = (u64)kDstEpoch << 32 | 1; }, XP_REJ_SEQ);
+	expect_rejected(XP_MSG_RELEASE_ACK, [](xp_msg &m) {
+		m.u.release.rid = (u64)kSrcEpoch << 32 | 1; }, XP_REJ_SEQ);
 }
 
 TEST(MsgNames, EveryReasonAndTypeHasAName)

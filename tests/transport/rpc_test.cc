@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <map>
 
 #include "sim.h"
 
@@ -175,6 +176,67 @@ protected:
 	int done(const xp_msg &inv)
 	{
 		return xp_rpc_inval_done(ch(0, 1), inv.u.inval.rid, m(1).epoch);
+	}
+	// Node 1 as the owner: the exports it holds (tokens), dropped by a
+	// RELEASE, which it acknowledges (as the kernel's poller does).
+	std::map<u64, u64> exports;	// token -> the GET rid it was made for
+	void owner_serve_releases()
+	{
+		node(1).poll(now);
+		for (auto &msg : take(1, XP_MSG_RELEASE)) {
+			const xp_release &r = msg.u.release;
+
+			if (!r.get_rid) {
+				exports.erase(r.token);
+			} else {
+				for (auto it = exports.begin(); it != exports.end();)
+					if (it->second == r.get_rid && it->first != r.token)
+						it = exports.erase(it);
+					else
+						++it;
+			}
+			xp_rpc_release_rx(ch(1, 0), &msg, now);
+		}
+	}
+	// The owner serves a GET: an export, answered with its token.
+	void serve_get(const xp_msg &get, u64 tok)
+	{
+		exports[tok] = get.u.get.rid;
+		answer_get(get, 0, tok);
+	}
+	// Node 0 takes the RELEASE_ACKs; how many matched a pending RELEASE.
+	int take_acks()
+	{
+		int n = 0;
+
+		node(0).poll(now);
+		for (auto &msg : take(0, XP_MSG_RELEASE_ACK))
+			n += xp_rpc_release_acked(ch(0, 1), &msg);
+		return n;
+	}
+	// Node 0's periodic tick, then both sides' message handling, for @ms.
+	void run_releases(u64 ms)
+	{
+		for (u64 t = 0; t < ms; t++) {
+			now += kMs;
+			xp_rpc_tick(ch(0, 1), now);
+			owner_serve_releases();
+			take_acks();
+		}
+	}
+	// A GET answered with token @tok and given up before: an orphan.
+	void orphan_token(u64 tok)
+	{
+		xp_req g;
+		xp_msg mg = get_msg();
+
+		ASSERT_EQ(xp_rpc_begin(&table, &g, ch(0, 1), &mg, XP_MSG_GET, 10 * kMs, now + 40 * kMs), 0);
+		ASSERT_EQ(xp_rpc_post(&g, ch(0, 1), &mg, now), 0);
+		xp_rpc_end(&table, &g);	// the requester gave up
+		node(1).poll(now);
+		auto gets = take(1, XP_MSG_GET);
+		ASSERT_EQ(gets.size(), 1u);
+		serve_get(gets[0], tok);
 	}
 };
 
@@ -490,6 +552,189 @@ TEST_F(Rpc, PingIsMatchedByItsPong)
 	xp_rpc_end(&table, &p2);
 	xp_rpc_end(&table, &p1);
 	EXPECT_EQ(table.head, nullptr);
+}
+
+/* ---- RELEASE: re-posted until acknowledged ------------------------------ */
+
+// The model's finding (tests/model/rpc.pml, no_export_leaked): an orphan's
+// RELEASE that is lost (corrupted here) must not leave the owner's export
+// behind until our next epoch: it is re-posted, same rid, until the
+// owner's RELEASE_ACK.
+TEST_F(Rpc, ALostReleaseIsRepostedUntilAcknowledged)
+{
+	ch(0, 1)->rpc.rel_resend_ns = 10 * kMs;
+	orphan_token(0xF1);
+	ASSERT_EQ(exports.size(), 1u);
+	ch(0, 1)->corrupt_next = 1;	// the hand-back RELEASE is lost
+	auto got = deliver_replies();
+	ASSERT_EQ(got.size(), 1u);
+	EXPECT_EQ(got[0], nullptr);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.orphans_released, 1u);
+	owner_serve_releases();
+	EXPECT_EQ(node(1).rejected(XP_REJ_CSUM), 1u);
+	EXPECT_EQ(exports.size(), 1u);
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 1u);
+	// Within one re-post period the owner has dropped the export, and the
+	// ack has emptied our table.
+	run_releases(11);
+	EXPECT_EQ(exports.size(), 0u) << "the owner still holds the orphan's export";
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 0u);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.rel_acked, 1u);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.rel_reposts, 1u);
+	// Nothing more is sent once acknowledged.
+	run_releases(50);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.rel_reposts, 1u);
+	EXPECT_EQ(ch(1, 0)->rpc.stats.rel_acks_sent, 1u);
+}
+
+// A proxy's RELEASE whose ack is lost: re-posted, the duplicate RELEASE is
+// harmless to the owner and acknowledged again.
+TEST_F(Rpc, ALostAckIsAnsweredByTheRepost)
+{
+	ch(0, 1)->rpc.rel_resend_ns = 10 * kMs;
+	exports[0xF2] = 0;
+	ASSERT_EQ(xp_rpc_release(ch(0, 1), 0xF2, m(1).epoch, now), 0);
+	ch(1, 0)->corrupt_next = 1;	// the ack is lost
+	owner_serve_releases();
+	EXPECT_EQ(exports.size(), 0u);
+	EXPECT_EQ(take_acks(), 0);
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 1u);
+	run_releases(11);
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 0u);
+	EXPECT_EQ(ch(1, 0)->rpc.stats.rel_acks_sent, 2u);
+}
+
+// An ack that does not echo the RELEASE (another rid, another token, from
+// another incarnation) completes nothing.
+TEST_F(Rpc, OnlyTheMatchingAckCompletesARelease)
+{
+	ASSERT_EQ(xp_rpc_release(ch(0, 1), 0xF3, m(1).epoch, now), 0);
+	node(1).poll(now);
+	auto rel = take(1, XP_MSG_RELEASE);
+	ASSERT_EQ(rel.size(), 1u);
+	EXPECT_EQ(xp_rid_epoch(rel[0].u.release.rid), m(0).epoch);
+	xp_msg bad = rel[0];
+	bad.u.release.rid += 1;
+	ASSERT_EQ(xp_rpc_release_rx(ch(1, 0), &bad, now), 0);
+	bad = rel[0];
+	bad.u.release.token = 0xF4;
+	ASSERT_EQ(xp_rpc_release_rx(ch(1, 0), &bad, now), 0);
+	EXPECT_EQ(take_acks(), 0);
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 1u);
+	ASSERT_EQ(xp_rpc_release_rx(ch(1, 0), &rel[0], now), 0);
+	EXPECT_EQ(take_acks(), 1);
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 0u);
+}
+
+// A GET re-posted is served twice; the first answer is taken, the second
+// is lost.  Nobody would hand the second export back: the settle names
+// the GET and keeps the token taken.
+TEST_F(Rpc, ARepostedGetWhoseSecondAnswerIsLostLeavesNoExport)
+{
+	xp_req g;
+	xp_msg mg = get_msg();
+
+	ch(0, 1)->rpc.rel_resend_ns = 10 * kMs;
+	ASSERT_EQ(xp_rpc_begin(&table, &g, ch(0, 1), &mg, XP_MSG_GET, 10 * kMs, now + 40 * kMs), 0);
+	ASSERT_EQ(xp_rpc_post(&g, ch(0, 1), &mg, now), 0);
+	now += 10 * kMs;
+	ASSERT_EQ(xp_rpc_post(&g, ch(0, 1), &mg, now), 0);
+	node(1).poll(now);
+	auto gets = take(1, XP_MSG_GET);
+	ASSERT_EQ(gets.size(), 2u);
+	serve_get(gets[0], 0xA1);
+	ch(1, 0)->corrupt_next = 1;
+	serve_get(gets[1], 0xA2);	// its answer is lost
+	auto got = deliver_replies();
+	ASSERT_EQ(got.size(), 1u);
+	EXPECT_EQ(got[0], &g);
+	EXPECT_EQ(exports.size(), 2u);
+	EXPECT_EQ(xp_rpc_get_settle(ch(0, 1), &g, 0xA1, now), 0);
+	xp_rpc_end(&table, &g);
+	run_releases(11);
+	EXPECT_EQ(exports.size(), 1u) << "the lost answer's export is left";
+	EXPECT_EQ(exports.count(0xA1), 1u) << "the token taken was released";
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 0u);
+}
+
+// A GET given up (its answer lost, or late): every export it made goes.
+// One answered at its first post has nothing to settle.
+TEST_F(Rpc, AGetGivenUpLeavesNoExport)
+{
+	xp_req g, h;
+	xp_msg mg = get_msg(), mh = get_msg();
+
+	ASSERT_EQ(xp_rpc_begin(&table, &g, ch(0, 1), &mg, XP_MSG_GET, 10 * kMs, now + 40 * kMs), 0);
+	ASSERT_EQ(xp_rpc_post(&g, ch(0, 1), &mg, now), 0);
+	node(1).poll(now);
+	auto gets = take(1, XP_MSG_GET);
+	ASSERT_EQ(gets.size(), 1u);
+	ch(1, 0)->corrupt_next = 1;
+	serve_get(gets[0], 0xB1);	// lost
+	EXPECT_TRUE(deliver_replies().empty());
+	now += 41 * kMs;		// the requester gives up
+	EXPECT_FALSE(g.done);
+	EXPECT_EQ(xp_rpc_get_settle(ch(0, 1), &g, 0, now), 0);
+	xp_rpc_end(&table, &g);
+	run_releases(1);
+	EXPECT_TRUE(exports.empty());
+
+	ASSERT_EQ(xp_rpc_begin(&table, &h, ch(0, 1), &mh, XP_MSG_GET, 10 * kMs, now + 40 * kMs), 0);
+	ASSERT_EQ(xp_rpc_post(&h, ch(0, 1), &mh, now), 0);
+	node(1).poll(now);
+	gets = take(1, XP_MSG_GET);
+	ASSERT_EQ(gets.size(), 1u);
+	serve_get(gets[0], 0xB2);
+	ASSERT_EQ(deliver_replies().size(), 1u);
+	u64 posted = ch(0, 1)->rpc.stats.rel_posted;
+	EXPECT_EQ(xp_rpc_get_settle(ch(0, 1), &h, 0xB2, now), 0);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.rel_posted, posted);
+	xp_rpc_end(&table, &h);
+	EXPECT_EQ(exports.size(), 1u);
+}
+
+// The owner restarts before acknowledging: its exports went with its old
+// incarnation; the RELEASE is dropped from the table, not re-posted for
+// ever to the new one.
+TEST_F(Rpc, AReleaseOfARestartedOwnerIsMoot)
+{
+	ch(0, 1)->rpc.rel_resend_ns = 10 * kMs;
+	ASSERT_EQ(xp_rpc_release(ch(0, 1), 0xF5, m(1).epoch, now), 0);
+	node(1).poll(now);
+	take(1, XP_MSG_RELEASE);	// lost with the old incarnation
+	ASSERT_EQ(xp_member_join(&m(1), now), 0);
+	for (int i = 0; i < 50 && !all_up(); i++)
+		step();
+	ASSERT_TRUE(all_up());
+	take(1, XP_MSG_RELEASE);
+	xp_rpc_tick(ch(0, 1), now + 20 * kMs);
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 0u);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.rel_moot, 1u);
+	node(1).poll(now + 20 * kMs);
+	EXPECT_TRUE(take(1, XP_MSG_RELEASE).empty());
+	// A release for an incarnation no longer live does nothing.
+	EXPECT_EQ(xp_rpc_release(ch(0, 1), 0xF6, m(1).epoch - 1, now), -ESRCH);
+}
+
+// An owner that is alive but never acknowledges costs a bounded number of
+// posts; a full table still posts (untracked), and every wait is nobody's.
+TEST_F(Rpc, AReleaseNeverAcknowledgedIsBounded)
+{
+	ch(0, 1)->rpc.rel_resend_ns = 1 * kMs;
+	for (u32 i = 0; i < XP_REL_SLOTS; i++)
+		ASSERT_EQ(xp_rpc_release(ch(0, 1), 0x100 + i, m(1).epoch, now), 0);
+	EXPECT_EQ(xp_rpc_release(ch(0, 1), 0x200, m(1).epoch, now), -ENOSPC);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.rel_untracked, 1u);
+	u64 posts = 0;
+	for (u32 t = 0; t < 2 * XP_REL_MAX_POSTS; t++) {
+		now += kMs;
+		xp_rpc_tick(ch(0, 1), now);
+		node(1).poll(now);
+		posts += take(1, XP_MSG_RELEASE).size();	// never acknowledged
+	}
+	EXPECT_EQ(xp_rpc_releases_pending(ch(0, 1)), 0u);
+	EXPECT_EQ(ch(0, 1)->rpc.stats.rel_abandoned, XP_REL_SLOTS);
+	EXPECT_LE(posts, (u64)XP_REL_SLOTS * XP_REL_MAX_POSTS + 1);
 }
 
 /* ---- INVALIDATE: numbering, gaps, completion -------------------------- */

@@ -12,6 +12,10 @@
  *       answered twice: an answer must only ever reach the GET it answers.
  *       Prints each user's counts, then PASS (B never got a permit, A did)
  *       or FAIL, and the exit status.
+ *   xpmem-xpart-getrace hold SEGID GOFILE   GETs once, prints "got", waits
+ *       (at most 60 s) until GOFILE exists, releases the permit (its proxy
+ *       goes: RELEASE to the owner) and prints "PASS hold": the caller
+ *       arms corrupt_next in between, so that RELEASE is lost.
  *   xpmem-xpart-getrace flood SEGID SECONDS NPROC   NPROC processes GET
  *       (and release) in a loop for SECONDS, whatever the answers: load on
  *       the owner's fault service.  Prints the counts and "PASS flood".
@@ -146,8 +150,31 @@ static int flood_side(xpmem_segid_t segid, int seconds, int nproc)
 	return 0;
 }
 
+static int hold_side(xpmem_segid_t segid, const char *go)
+{
+	xpmem_apid_t apid = xpmem_get(segid, XPMEM_RDWR, XPMEM_PERMIT_MODE, NULL);
+	int i;
+
+	if (apid < 0)
+		return perror("xpmem_get"), 1;
+	printf("got\n");
+	fflush(stdout);
+	for (i = 0; i < 6000 && access(go, F_OK); i++)
+		usleep(10000);
+	if (i == 6000) {
+		printf("FAIL hold: %s never appeared\n", go);
+		return 1;
+	}
+	if (xpmem_release(apid))
+		return perror("xpmem_release"), 1;
+	printf("PASS hold\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "hold"))
+		return hold_side(strtoll(argv[2], NULL, 0), argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "flood"))
 		return flood_side(strtoll(argv[2], NULL, 0), atoi(argv[3]), atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "export"))
@@ -156,6 +183,7 @@ int main(int argc, char **argv)
 		return race_side(strtoll(argv[2], NULL, 0), atoi(argv[3]),
 				 (uid_t)atoi(argv[4]), (uid_t)atoi(argv[5]));
 	fprintf(stderr, "usage: xpmem-xpart-getrace export SECONDS UID\n"
-		"       xpmem-xpart-getrace race SEGID SECONDS UID_A UID_B\n");
+		"       xpmem-xpart-getrace race SEGID SECONDS UID_A UID_B\n"
+		"       xpmem-xpart-getrace hold SEGID GOFILE\n");
 	return 2;
 }
