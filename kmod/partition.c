@@ -382,14 +382,14 @@ static int peer_thread(void *data);
 static int inval_thread(void *data);
 static int fsvc_thread(void *data);
 
-static int queue_start(struct msg_queue *q, int (*fn)(void *), void *data,
-		       const char *what, u32 p)
+static int queue_start(struct msg_queue *q, u32 cap, int (*fn)(void *),
+		       void *data, const char *what, u32 p)
 {
 	struct task_struct *task;
 
 	if (q->task)
 		return 0;	/* started by an earlier attempt */
-	q->cap = part.region.l.ring_slots;
+	q->cap = cap;
 	q->slot = kvcalloc(q->cap, sizeof(*q->slot), GFP_KERNEL);
 	if (!q->slot)
 		return -ENOMEM;
@@ -417,22 +417,26 @@ static void queue_stop(struct msg_queue *q)
 
 /*
  * Per peer slot of the region: the poller woken by that peer's doorbell and
- * its invalidation and fault-service threads.  Started once, at attach.
+ * its invalidation and fault-service threads, their queues as deep as a
+ * ring (@slots).  Started once, by the rescan thread before it takes the
+ * fabric mutex: queues and threads are allocated with GFP_KERNEL, which
+ * may enter reclaim (I8).
  */
-static int start_peer_threads(void)
+static int start_peer_threads(u32 nparts, u32 slots)
 {
 	struct task_struct *task;
 	int err;
 	u32 p;
 
-	for (p = 0; p < part.nparts; p++) {
+	lockdep_assert_not_held(&part.lock);
+	for (p = 0; p < nparts; p++) {
 		struct peer_thread *pt = &part.peers[p];
 
 		if (p == part.self || pt->task)
 			continue;
-		err = queue_start(&pt->inval, inval_thread, pt, "inval", p);
+		err = queue_start(&pt->inval, slots, inval_thread, pt, "inval", p);
 		if (!err)
-			err = queue_start(&pt->fsvc, fsvc_thread, pt, "fsvc", p);
+			err = queue_start(&pt->fsvc, slots, fsvc_thread, pt, "fsvc", p);
 		if (err)
 			return err;
 		task = kthread_run(peer_thread, pt, "xpmem-peer/%u", p);
@@ -443,20 +447,18 @@ static int start_peer_threads(void)
 	return 0;
 }
 
-static int part_attach(void)
+/* The region as it is now, into @r: 0, -EAGAIN (not formatted yet), -errno. */
+static int region_attach(struct xp_region *r, bool quiet)
 {
-	struct xp_member_cfg cfg = { };
 	size_t size;
 	void *mem = xpmem_fabric_control_region(&size);
-	int err;
-	u32 p;
+	int err = xp_region_attach(r, mem, size);
 
-	lockdep_assert_held(&part.lock);
-	err = xp_region_attach(&part.region, mem, size);
 	if (err == XP_ATTACH_BAD_MAGIC)
 		return -EAGAIN;		/* fabricd has not formatted it yet */
 	if (err) {
-		pr_err("xpmem: control region refused: %s\n", xp_attach_strerror(err));
+		if (!quiet)
+			pr_err("xpmem: control region refused: %s\n", xp_attach_strerror(err));
 		return -EINVAL;
 	}
 	/*
@@ -464,17 +466,48 @@ static int part_attach(void)
 	 * here.  The membership core walks all of the region's slots, so a
 	 * region with more than our tables hold is refused, never clamped.
 	 */
-	if (part.region.l.max_parts > XPMEM_FABRIC_MAX_PARTITIONS) {
-		pr_err_once("xpmem: control region refused: %u partition slots, this module handles %u\n",
-			    part.region.l.max_parts, XPMEM_FABRIC_MAX_PARTITIONS);
+	if (r->l.max_parts > XPMEM_FABRIC_MAX_PARTITIONS) {
+		if (!quiet)
+			pr_err_once("xpmem: control region refused: %u partition slots, this module handles %u\n",
+				    r->l.max_parts, XPMEM_FABRIC_MAX_PARTITIONS);
 		return -ERANGE;
 	}
+	return 0;
+}
+
+/*
+ * Before attaching, without the fabric mutex: the peer threads and queues
+ * the region as formatted now needs.  part_attach checks they are there
+ * (and says why a region is refused).
+ */
+static int prepare_attach(void)
+{
+	struct xp_region r;
+	int err = region_attach(&r, true);
+
+	return err ? err : start_peer_threads(r.l.max_parts, r.l.ring_slots);
+}
+
+static int part_attach(void)
+{
+	struct xp_member_cfg cfg = { };
+	int err;
+	u32 p;
+
+	lockdep_assert_held(&part.lock);
+	err = region_attach(&part.region, false);
+	if (err)
+		return err;
 	part.nparts = part.region.l.max_parts;
 	if (part.self >= part.nparts) {
 		pr_err("xpmem: partition id %u beyond the region's %u slots\n",
 		       part.self, part.nparts);
 		return -ERANGE;
 	}
+	/* Reformatted since prepare_attach with more slots: prepare again. */
+	for (p = 0; p < part.nparts; p++)
+		if (p != part.self && !part.peers[p].task)
+			return -EAGAIN;
 
 	cfg.self = part.self;
 	cfg.hb_ns = xpmem_ms_to_ns(READ_ONCE(xpmem_hb_ms));
@@ -490,9 +523,6 @@ static int part_attach(void)
 			xp_chan_init(&part.chans[p], part.member, p, &part.db);
 			part.chans[p].ping_to_handler = true;
 		}
-	err = start_peer_threads();
-	if (err)
-		return err;
 	part.attached = true;
 	pr_info("xpmem: partition %u attached to a %u-partition control region\n",
 		part.self, part.nparts);
@@ -544,6 +574,12 @@ static void rescan_once(void)
 	u64 now;
 	u32 p;
 
+	/*
+	 * Queues and threads first: nothing under the fabric mutex allocates
+	 * (I8).  A region refused is logged by part_attach.
+	 */
+	if (!part.attached && prepare_attach() == -EAGAIN)
+		return;
 	mutex_lock(&part.lock);
 	/*
 	 * The clock is read under the lock that orders the ticks: read before
