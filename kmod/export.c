@@ -26,6 +26,7 @@
  * same lock.  Nothing under xpmem_export_lock allocates memory that could enter
  * reclaim (which may call the notifier, which takes xpmem_export_lock).
  */
+#include <linux/delay.h>
 #include <linux/hashtable.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
@@ -262,12 +263,48 @@ static int reply_frames(u32 peer, const struct xp_fault *f,
 }
 
 /*
+ * The fault service's own waits (I2, I6).  One thread serves every request
+ * of a peer, so a page that cannot come in (a FUSE file whose daemon never
+ * answers, slow I/O) must not hold it for longer than the requester waits
+ * between re-posts.  Pages are pinned with FOLL_NOWAIT:
+ * a page under I/O is not waited for (its I/O is started and goes on), and
+ * we look again, holding no lock, until @deadline: -ETIMEDOUT then.  The
+ * exporter's mmap_lock is held only while pinning, never across such a
+ * wait; taking it waits only for a writer, which holds it for bounded work
+ * (its own shootdown waits at most inval_ms).
+ */
+static long pin_until(struct mm_struct *mm, unsigned long addr,
+		      unsigned long npages, unsigned int gup, struct page **pages,
+		      u64 deadline)
+{
+	unsigned int nap_us = 500;
+	long n;
+
+	for (;;) {
+		mmap_read_lock(mm);
+		n = pin_user_pages_remote(mm, addr, npages, gup | FOLL_NOWAIT,
+					  pages, NULL, NULL);
+		mmap_read_unlock(mm);
+		if (n)
+			return n;	/* pages, or an error */
+		/* The first page is under I/O: wait for it without any lock. */
+		if (ktime_get_ns() >= deadline)
+			return -ETIMEDOUT;
+		usleep_range(nap_us, 2 * nap_us);
+		nap_us = min(2 * nap_us, 16000u);
+	}
+}
+
+/*
  * Pins up to @npages pages from @offset for @e and records them; returns how
  * many (the first one at least, or -errno), with the pages in @pages.
+ * Bounded by a quarter of fault_ms, the requester's re-post period:
+ * -ETIMEDOUT, and its next post looks again.
  */
 static long pin_and_record(struct xpmem_export *e, u64 offset,
 			   unsigned long npages, bool write, struct page **pages)
 {
+	u64 deadline = ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms)) / 4;
 	struct xpmem_segment *seg = e->seg;
 	unsigned long first = offset >> PAGE_SHIFT, i;
 	/* Held for as long as a peer maps the pages: a long-term pin. */
@@ -277,11 +314,10 @@ static long pin_and_record(struct xpmem_export *e, u64 offset,
 	int tries;
 
 	for (tries = 0; tries < 16; tries++) {
+		/* Waits only for an invalidation in progress: bounded (I2). */
 		seq = mmu_interval_read_begin(&seg->notifier);
-		mmap_read_lock(seg->mm);
-		n = pin_user_pages_remote(seg->mm, seg->start + offset, npages,
-					  gup, pages, NULL, NULL);
-		mmap_read_unlock(seg->mm);
+		n = pin_until(seg->mm, seg->start + offset, npages, gup, pages,
+			      deadline);
 		if (n <= 0)
 			return n ? n : -EFAULT;
 
@@ -369,10 +405,15 @@ static void serve_fault(u32 peer, const struct xp_msg *m)
 	n = pin_and_record(e, f->offset, npages, write, pages);
 	charge_owner_end(memcg, old);
 	mmput(e->seg->mm);
-	if (n < 0)
+	if (n == -ETIMEDOUT) {
+		/* No answer yet: the requester re-posts, and we look again. */
+		trace_xpmem_timeout(peer, XP_MSG_FAULT, 0);
+		xpmem_count(timeouts, 1);
+	} else if (n < 0) {
 		err = n;
-	else
+	} else {
 		err = reply_frames(peer, f, pages, n, write);
+	}
 	/* A reply we could not post: the peer re-sends, the pins stay recorded. */
 	if (err == -ETIMEDOUT || err == -ESRCH)
 		err = 0;

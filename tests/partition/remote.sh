@@ -39,10 +39,10 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 32 checks, then kernel log and rmmod per partition.
-echo "PLAN $((32 + 2 * n))"
+# more): 33 checks, then kernel log and rmmod per partition.
+echo "PLAN $((33 + 2 * n))"
 
-for p in export attach pressure fanout getrace; do
+for p in export attach pressure fanout getrace fuse; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
 done
 "$lab" down >/dev/null 2>&1
@@ -507,6 +507,80 @@ lost_release() {
 }
 check "remote: a RELEASE corrupted on its way is re-posted: the owner's exports return to their count" lost_release
 
+# Defect 4 (issue 9): a segment in 0 backed by a FUSE file whose daemon
+# blocks every read (xpmem-xpart-fuse).  1 faults on it (fault_ms 15000 in
+# 1): 0's fault service gives up on that page a quarter of fault_ms at a
+# time without answering (1 re-posts), so meanwhile it serves 1's other
+# faults while 0 and 1 invalidate each other's memory (the race of
+# `mutual`), and the FUSE exporter's own mmap/munmap go on (nothing holds
+# its mmap_lock); 1's fault ends with SIGBUS at its deadline, nobody is
+# fenced.  Once the daemon answers, the page comes: the partition
+# recovered.  Before, the fault service slept on the FUSE page, holding
+# the exporter's mmap_lock, until the daemon answered.
+fuse_cycles() { "$lab" exec 0 --timeout 30 -- sh -c "awk '/^cycles /{ n = \$2 } END { print n + 0 }' /tmp/fuse-export.out"; }
+fuse_fault() {
+	local r=0 seg v0 v1 s0 s1 a0 a1 c1 c2 fuseko stuck ms
+	[ -x "$bin/xpmem-xpart-fuse" ] || { echo "xpmem-xpart-fuse is not built (libfuse3-dev)"; return 1; }
+	fuseko=$(find "$LAB_KERNEL/lib/modules" -name 'fuse.ko*' 2>/dev/null | head -n 1)
+	set_dead_ms 10000 || return 1
+	v0=$(view 0) && v1=$(view 1) || return 1
+	"$lab" exec 0 --timeout 90 -- sh -c "[ -e /dev/fuse ] || insmod $fuseko
+		mkdir -p /tmp/xfuse; rm -f /tmp/fuse.gate /tmp/fuse.stop
+		setsid $bin/xpmem-xpart-fuse serve /tmp/xfuse /tmp/fuse.gate >/tmp/fuse-serve.out 2>&1 </dev/null &
+		i=0; while [ \$i -lt 300 ] && [ ! -e /tmp/xfuse/data ]; do i=\$((i + 1)); sleep 0.1; done
+		setsid $bin/xpmem-xpart-fuse export /tmp/xfuse/data 180 /tmp/fuse.stop >/tmp/fuse-export.out 2>&1 </dev/null &
+		i=0; while [ \$i -lt 300 ]; do grep -q '^segid ' /tmp/fuse-export.out && break; i=\$((i + 1)); sleep 0.1; done
+		cat /tmp/fuse-serve.out; head -n 1 /tmp/fuse-export.out" >"$logs/fuse.setup" 2>&1
+	cat "$logs/fuse.setup"
+	seg=$(awk '/^segid /{ print $2 }' "$logs/fuse.setup")
+	[ -n "$seg" ] || return 1
+	xctl 1 set fault_ms 15000 >/dev/null || r=1
+	"$lab" exec 1 --timeout 30 -- sh -c "setsid $bin/xpmem-xpart-fuse attach $seg sigbus \
+		>/tmp/fuse-stuck.out 2>&1 </dev/null &" || r=1
+	sleep 1
+	c1=$(fuse_cycles) || r=1
+	# Meanwhile, the I6 race both ways; 1's readers need 0's fault service.
+	s0=$(daemon_exporter 0 fuse0) && s1=$(daemon_exporter 1 fuse1) || r=1
+	echo "race segids in 0: $s0; in 1: $s1"
+	# shellcheck disable=SC2086  # two words each
+	"$lab" exec 0 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s1 --threads 2 --seconds 4 \
+		>"$logs/fuse.att0" 2>&1 &
+	a0=$!
+	# shellcheck disable=SC2086
+	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s0 --threads 2 --seconds 4 \
+		>"$logs/fuse.att1" 2>&1 &
+	a1=$!
+	wait "$a0" || r=1
+	wait "$a1" || r=1
+	sed 's/^/    race attacher in 0: /' "$logs/fuse.att0"
+	sed 's/^/    race attacher in 1: /' "$logs/fuse.att1"
+	daemon_result 0 fuse0 | sed 's/^/    race exporter in 0: /'
+	[ "${PIPESTATUS[0]}" = 0 ] || r=1
+	daemon_result 1 fuse1 | sed 's/^/    race exporter in 1: /'
+	[ "${PIPESTATUS[0]}" = 0 ] || r=1
+	c2=$(fuse_cycles) || r=1
+	echo "the FUSE exporter's mmap/munmap cycles while the fault was stuck: $c1 -> $c2"
+	[ "${c2:-0}" -gt "${c1:-0}" ] || { echo "the FUSE exporter's mmap_lock was held"; r=1; }
+	# The stuck fault: SIGBUS at its deadline (15 s), not when the daemon
+	# answers, nor at once (an error would not show the fault was stuck).
+	stuck=$(daemon_result 1 fuse-stuck) || r=1
+	sed 's/^/    stuck attacher: /' <<<"$stuck"
+	ms=$(sed -n 's/^PASS fuse-attach: .* in \([0-9]*\) ms$/\1/p' <<<"$stuck")
+	[ "${ms:-0}" -ge 7500 ] || { echo "the stuck fault ended after ${ms:-?} ms, before half of 1's fault_ms: not stuck"; r=1; }
+	# The daemon answers: the page comes.
+	"$lab" exec 0 --timeout 30 -- touch /tmp/fuse.gate || r=1
+	xctl 1 set fault_ms 1000 >/dev/null || r=1
+	"$lab" exec 1 --timeout 90 -- "$bin/xpmem-xpart-fuse" attach "$seg" data >"$logs/fuse.after" 2>&1 || r=1
+	sed 's/^/    attacher after the gate: /' "$logs/fuse.after"
+	"$lab" exec 0 --timeout 60 -- sh -c "touch /tmp/fuse.stop; i=0; while [ \$i -lt 300 ]; do
+		grep -q '^PASS fuse-export' /tmp/fuse-export.out && break; i=\$((i + 1)); sleep 0.1; done
+		tail -n 1 /tmp/fuse-export.out; umount /tmp/xfuse; grep -q '^PASS fuse-export' /tmp/fuse-export.out" || r=1
+	set_dead_ms 1000 || r=1
+	[ "$(field "$(view 0)" 1 3)" = "$(field "$v0" 1 3)" ] || { echo "0 saw 1 change epoch"; r=1; }
+	[ "$(field "$(view 1)" 0 3)" = "$(field "$v1" 0 3)" ] || { echo "1 saw 0 change epoch"; r=1; }
+	return $r
+}
+check "remote: a fault on a FUSE page whose daemon blocks: answered at its deadline, INVALIDATEs and other faults go on, recovers (defect 4)" fuse_fault
 
 # Nothing under the fabric mutex may enter reclaim (reclaim can run our
 # notifier, which takes that mutex to post INVALIDATE).  Fencing 2 and its

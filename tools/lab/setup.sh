@@ -5,11 +5,13 @@
 
 LAB_PACKAGES=(qemu-system-x86 meson ninja-build gcc g++ make busybox-static cpio sparse
 	libgtest-dev libgmock-dev pkg-config libmnl-dev libnuma-dev linux-headers-amd64
-	iproute2 rdma-core ibverbs-providers libibverbs-dev librdmacm-dev spin clang)
+	iproute2 rdma-core ibverbs-providers libibverbs-dev librdmacm-dev spin clang libfuse3-dev)
 # The last line: RDMA doorbells in the lab (tools/lab/rdma.sh): `rdma link`,
 # the rxe provider, and the verbs/rdma_cm reference tool in tools/bench;
 # spin checks the protocol's model (tests/model/, docs/model.md); clang builds
-# the transport's libFuzzer target (tests/fuzz-transport, the fuzz suite).
+# the transport's libFuzzer target (tests/fuzz-transport, the fuzz suite);
+# libfuse3 is the FUSE daemon of remote.sh's stuck-fault check
+# (xpmem-xpart-fuse).
 
 lab_apt() {
 	lab_root env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
