@@ -9,8 +9,15 @@
 // read-only (the parent's pages are write-protected by the fork), so every
 // add goes through pfn_mkwrite.  If pfn_mkwrite dropped the PTE, the retried
 // instruction could fault as a read (QEMU TCG reports the load half of an
-// RMW first) and map the page read-only again, for ever: each run is bounded
-// by a deadline, so such a loop is a failure, not a hang.
+// RMW first) and map the page read-only again, for ever.
+//
+// Such a loop is a failure, not a hang, and is told from a slow kernel by
+// progress, not by total time: every process of the pattern counts each page
+// it finished in a shared counter, and a run whose counter stands still for
+// kStallSeconds is killed and failed.  A looping write moves nothing past
+// its first page, so it fails after kStallSeconds whatever the kernel's
+// speed; the debug kernel (KASAN, lockdep), 10 to 100 times slower, takes
+// minutes for 10,000 pages but moves the counter many times a second.
 //
 // 1 to 3 children, one after the other and side by side, 1 to 10,000 pages;
 // afterwards the parent's word of page i holds its fill value plus
@@ -19,8 +26,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <new>
 
 #include <string>
 #include <vector>
@@ -32,9 +43,53 @@ namespace {
 
 constexpr uint64_t kSeed = 0x2d;
 constexpr size_t kWord = 3;		// the word of each page the children add to
-// The whole pattern, parent and children (10,000 pages and 3 children take
-// about 7 s in the lab); a write looping on its fault ends here.
-constexpr int kRunSeconds = 60;
+// The longest the pattern may go without finishing a page: far more than
+// any step of it takes (a fork, an attach of 10,000 pages, a child's exit:
+// well under a second on the stock kernel, seconds on the debug one), and
+// the time a write looping on its fault takes to fail.
+constexpr int kStallSeconds = 20;
+
+// Pages finished by every process of one run, in a MAP_SHARED page that the
+// pattern's processes inherit.
+struct Progress {
+	std::atomic<uint64_t> steps;
+};
+Progress *progress;
+
+inline void step()
+{
+	progress->steps.fetch_add(1, std::memory_order_relaxed);
+}
+
+// waitpid() for @pid for as long as the pattern makes progress: after
+// kStallSeconds without a step @pid is SIGKILLed (its children die with it),
+// reaped, and -1 returned.
+int wait_progressing(pid_t pid)
+{
+	uint64_t seen = progress->steps.load();
+	int64_t moved = now_ms();
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		uint64_t now_steps = progress->steps.load();
+		if (now_steps != seen) {
+			seen = now_steps;
+			moved = now_ms();
+		} else if (now_ms() - moved >= kStallSeconds * 1000) {
+			break;
+		}
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
 
 // word += i as one read-modify-write instruction, the way the issue found it.
 // Children running side by side add to the same words: a plain add is then
@@ -62,8 +117,10 @@ int child_adds(int64_t segid, volatile uint64_t *buf, size_t npages, bool concur
 {
 	// Its own copy as the fork left it (earlier children's adds included).
 	std::vector<uint64_t> own(npages);
-	for (size_t i = 0; i < npages; i++)
+	for (size_t i = 0; i < npages; i++) {
 		own[i] = buf[i * kWordsPerPage + kWord];
+		step();
+	}
 	xpmem_apid_t apid = xpmem_get(segid, XPMEM_RDWR, XPMEM_PERMIT_MODE, nullptr);
 	if (apid <= 0) {
 		fprintf(stderr, "[child %d] xpmem_get: %s\n", getpid(), strerror(errno));
@@ -75,14 +132,17 @@ int child_adds(int64_t segid, volatile uint64_t *buf, size_t npages, bool concur
 		return 3;
 	}
 	volatile uint64_t *w = (volatile uint64_t *)at;
-	for (size_t i = 0; i < npages; i++)
+	for (size_t i = 0; i < npages; i++) {
 		add_rmw(&w[i * kWordsPerPage + kWord], i, concurrent);
+		step();
+	}
 	for (size_t i = 0; i < npages; i++) {
 		if (buf[i * kWordsPerPage + kWord] != own[i]) {
 			fprintf(stderr, "[child %d] own copy of page %zu changed\n",
 				getpid(), i);
 			return 4;
 		}
+		step();
 	}
 	xpmem_detach(at);
 	xpmem_release(apid);
@@ -98,6 +158,7 @@ int parent(size_t npages, int children, bool parallel)
 		return 10;
 	volatile uint64_t *buf = (volatile uint64_t *)p;
 	fill_word(p, npages, kWord, kSeed);
+	step();
 	xpmem_segid_t segid = make_whole();
 	if (segid <= 0) {
 		fprintf(stderr, "[parent] xpmem_make: %s\n", strerror(errno));
@@ -105,26 +166,29 @@ int parent(size_t npages, int children, bool parallel)
 	}
 	std::vector<pid_t> pids;
 	for (int c = 0; c < children; c++) {
+		// No alarm: bounded by progress, and dies with this process.
 		pid_t pid = spawn([&] { return child_adds(segid, buf, npages, parallel); },
-				  kRunSeconds);
+				  0);
 		if (pid < 0)
 			return 12;
 		if (parallel) {
 			pids.push_back(pid);
 			continue;
 		}
-		int st = wait_pid(pid, kRunSeconds * 1000);
+		int st = wait_progressing(pid);
 		if (!exited_ok(st)) {
-			fprintf(stderr, "[parent] child %d of %d: %s\n", c + 1,
-				children, describe_status(st).c_str());
+			fprintf(stderr, "[parent] child %d of %d: %s%s\n", c + 1,
+				children, describe_status(st).c_str(),
+				st == -1 ? " (no progress)" : "");
 			return 13;
 		}
 	}
 	for (pid_t pid : pids) {
-		int st = wait_pid(pid, kRunSeconds * 1000);
+		int st = wait_progressing(pid);
 		if (!exited_ok(st)) {
-			fprintf(stderr, "[parent] a parallel child: %s\n",
-				describe_status(st).c_str());
+			fprintf(stderr, "[parent] a parallel child: %s%s\n",
+				describe_status(st).c_str(),
+				st == -1 ? " (no progress)" : "");
 			return 13;
 		}
 	}
@@ -136,6 +200,7 @@ int parent(size_t npages, int children, bool parallel)
 				(unsigned long long)got, (unsigned long long)want);
 			return 14;
 		}
+		step();
 	}
 	xpmem_remove(segid);
 	return 0;
@@ -159,16 +224,30 @@ class CowWrite : public KernelTest, public ::testing::WithParamInterface<Shape> 
 TEST_P(CowWrite, AddThroughAttachmentCompletes)
 {
 	const Shape s = GetParam();
+	void *shared = mmap(nullptr, kPage, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(shared, MAP_FAILED) << strerror(errno);
+	progress = new (shared) Progress{};
+	// Every page: a child's look at its own copy, add and check; the
+	// parent's check; and the parent's fill.
+	const uint64_t all = (uint64_t)s.children * 3 * s.pages + s.pages + 1;
 	int64_t t0 = now_ms();
-	int st = run_child([&] { return parent(s.pages, s.children, s.parallel); },
-			   kRunSeconds);
+	pid_t pid = spawn([&] { return parent(s.pages, s.children, s.parallel); }, 0);
+	ASSERT_GE(pid, 0) << strerror(errno);
+	int st = wait_progressing(pid);
+	uint64_t steps = progress->steps.load();
 	EXPECT_TRUE(exited_ok(st))
-		<< describe_status(st)
-		<< (st == -1 ? " (killed at the deadline: a write looping on "
-			       "its page fault?)" : "");
-	printf("%zu pages, %d children %s: %lld ms\n", s.pages, s.children,
-	       s.parallel ? "in parallel" : "in sequence",
-	       (long long)(now_ms() - t0));
+		<< describe_status(st) << " after " << steps << " of " << all
+		<< " steps"
+		<< (st == -1 ? " (no page finished for " + std::to_string(kStallSeconds) +
+				       " s: a write looping on its page fault?)"
+			     : std::string());
+	EXPECT_TRUE(st == -1 || !exited_ok(st) || steps == all)
+		<< steps << " of " << all << " steps";
+	printf("%zu pages, %d children %s: %lld ms, %llu steps\n", s.pages,
+	       s.children, s.parallel ? "in parallel" : "in sequence",
+	       (long long)(now_ms() - t0), (unsigned long long)steps);
+	munmap(shared, kPage);
 }
 
 INSTANTIATE_TEST_SUITE_P(
