@@ -241,8 +241,18 @@ static bool queue_pop(struct msg_queue *q, struct xp_msg *m)
 	return got;
 }
 
-/* GET and FAULT leave room for UNPIN and RELEASE in the fault-service queue. */
+/*
+ * GET and FAULT leave room for UNPIN and RELEASE in the fault-service queue:
+ * FSVC_RESERVE slots, or half of a smaller queue (the queue is as deep as a
+ * ring, which may have as few as 2 slots: a reserve as deep as the queue
+ * would drop every GET and FAULT).
+ */
 #define FSVC_RESERVE 16
+
+static u32 fsvc_reserve(const struct msg_queue *q)
+{
+	return min_t(u32, FSVC_RESERVE, q->cap / 2);
+}
 
 /*
  * A request for the fault service.  The poller never waits for it (I6):
@@ -259,7 +269,7 @@ static bool to_fault_service(struct peer_thread *pt, const struct xp_msg *m)
 	bool settle = m->h.type == XP_MSG_RELEASE && m->u.release.get_rid;
 	u32 room = queue_room(&pt->fsvc);
 
-	if (room > (request ? FSVC_RESERVE : 0)) {
+	if (room > (request ? fsvc_reserve(&pt->fsvc) : 0)) {
 		queue_push(&pt->fsvc, m);
 	} else if (request || settle) {
 		pt->fsvc_dropped++;
