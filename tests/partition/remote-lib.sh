@@ -72,22 +72,43 @@ wait_counter() { # P NAME VALUE LIMIT_MS
 	return 1
 }
 
+# Partition P's live exports (tokens peers hold on its segments), and a
+# wait until they are COUNT.
+exports() { "$lab" exec "$1" --timeout 30 -- cat /sys/kernel/xpmem/exports; }
+wait_exports() { # P COUNT LIMIT_MS
+	local t0 v
+	t0=$(now_ms)
+	while [ $(($(now_ms) - t0)) -lt "$3" ]; do
+		v=$(exports "$1" 2>/dev/null)
+		[ "$v" = "$2" ] && return 0
+		sleep 0.2
+	done
+	echo "partition $1: $v exports, not $2, after $3 ms" >&2
+	return 1
+}
+
 # Nothing left behind in partition P by programs that have exited: no
-# context, segment (proxies included), permit or attachment, and no page
+# context, segment (proxies included), permit, attachment or export of a
+# segment of P (a token a peer holds) and no page
 # pinned beyond what P quarantines (the sum of its view's column 7).  Run
 # before a partition is restarted, so a leak is seen while its cause is
 # still there, not only by the final rmmod of a rebooted partition.
 no_leaks() { # P
-	local json q
+	local json q e
 	json=$(xctl "$1" --json stats) || return 1
 	q=$(view "$1" | awk '{ s += $7 } END { print s + 0 }')
-	python3 - "$1" "$q" "$json" <<'PY'
+	e=$(exports "$1") || return 1
+	python3 - "$1" "$q" "$json" "$e" <<'PY'
 import json, sys
-p, quarantined = sys.argv[1], int(sys.argv[2])
+p, quarantined, exports = sys.argv[1], int(sys.argv[2]), int(sys.argv[4])
 c = json.loads(sys.argv[3])["counters"]
 bad = [f"{k} {c[k]}" for k in ("contexts", "segments", "permits", "attachments") if c[k]]
 if c["pinned_pages"] != quarantined:
     bad.append(f"pinned_pages {c['pinned_pages']} but {quarantined} quarantined")
+# Exports are tokens peers hold on our segments: none without a segment,
+# except those a quarantine keeps (with their pinned pages).
+if exports and not quarantined:
+    bad.append(f"exports {exports} with nothing quarantined")
 print(f"partition {p}: " + ("; ".join(bad) + " left behind" if bad else "nothing left behind"))
 sys.exit(1 if bad else 0)
 PY

@@ -184,7 +184,7 @@ answer() { # KEY LINE: the value of KEY=... in a puppet's answer
 # the stall is injected while it holds the segment, and the segment is
 # still there after: a GET without the stall attaches and reads it.
 stalled_owner() {
-	local seg r=0 t0 ms v0 s0 s1 out apid i
+	local seg r=0 t0 ms v0 s0 s1 e0 out apid i
 	v0=$(view 1) || return 1
 	puppet_start 0 stalled-owner && puppet_start 1 stalled-getter || return 1
 	puppet 0 stalled-owner map x 8 31 >/dev/null || r=1
@@ -193,6 +193,7 @@ stalled_owner() {
 	echo "owner: $out"
 	[ -n "$seg" ] || return 1
 	s0=$(counter 1 dropped_stale_epoch) || return 1
+	e0=$(exports 0) || return 1
 	xctl 0 inject stall_fault_service_ms 3000 >/dev/null || r=1
 	t0=$(now_ms)
 	out=$(puppet 1 stalled-getter get "$seg" rw)
@@ -213,6 +214,10 @@ stalled_owner() {
 	# The re-posts of the GET queued in 0 are served at once now, but the
 	# one being served finishes its 3 s.
 	sleep 3.5
+	# Every answer to the GET given up is handed back (RELEASE, served by
+	# 0's fault service, no longer stalled): the exports 0 made for it are
+	# gone while 0 still holds the segment (its exit would drop them all).
+	wait_exports 0 "$e0" 10000 || { echo "0 still holds exports made for the GET given up"; r=1; }
 	out=$(puppet 1 stalled-getter get "$seg" rw) || { echo "GET after the stall: $out"; r=1; }
 	apid=$(answer apid "$out")
 	puppet 1 stalled-getter attach x "$apid" 8 >/dev/null && puppet 1 stalled-getter check x 31 ||
@@ -470,18 +475,6 @@ check "remote: 17 exports, 1 slow past inval_ms: only 1 fenced, 2 stays UP (per-
 # 1's rescan re-posts it until 0 acknowledges; 0's exports come back to
 # their count.  Before, RELEASE was posted once: the export stayed until
 # 1's next epoch.
-exports() { "$lab" exec "$1" --timeout 30 -- cat /sys/kernel/xpmem/exports; }
-wait_exports() { # P COUNT LIMIT_MS
-	local t0 v
-	t0=$(now_ms)
-	while [ $(($(now_ms) - t0)) -lt "$3" ]; do
-		v=$(exports "$1" 2>/dev/null)
-		[ "$v" = "$2" ] && return 0
-		sleep 0.2
-	done
-	echo "partition $1: $v exports, not $2, after $3 ms" >&2
-	return 1
-}
 lost_release() {
 	local seg r=0 e0 m0 m1
 	seg=$(getrace_exporter 0 0 60) || return 1

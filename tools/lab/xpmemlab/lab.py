@@ -295,13 +295,18 @@ class Lab:
 
     def leaks(self, part):
         """What programs that exited left behind in `part`: contexts,
-        segments, permits, attachments, and pins beyond the quarantine.
-        [] when nothing (the survivors are checked before a restart)."""
+        segments, permits, attachments, exports of its segments (tokens
+        peers hold) beyond the quarantine's, and pins beyond the
+        quarantine.  [] when nothing (the survivors are checked before a
+        restart)."""
         c = self.counters(part)
         q = sum(r.get('quarantined', 0) for r in self.partitions(part).values())
         bad = [f'{k} {c[k]}' for k in ('contexts', 'segments', 'permits', 'attachments') if c[k]]
         if c['pinned_pages'] != q:
             bad.append(f"pinned_pages {c['pinned_pages']} but {q} quarantined")
+        exports = int(self.exec(part, ['cat', '/sys/kernel/xpmem/exports'], timeout=30))
+        if exports and not q:
+            bad.append(f'exports {exports} with nothing quarantined')
         return bad
 
     def dmesg_check(self, nparts):
