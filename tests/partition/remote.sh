@@ -93,29 +93,38 @@ daemon_result() { # P TAG: waits for the daemon's verdict, prints its output
 		grep -qE '^(PASS|FAIL) ' /tmp/$2.out && break; i=\$((i + 1)); sleep 0.1; done
 		cat /tmp/$2.out; grep -q '^PASS ' /tmp/$2.out"
 }
-mutual() {
-	local s0 s1 a0 a1 r=0 v0 v1 t0 t1
-	v0=$(view 0) && v1=$(view 1) || return 1
-	t0=$(counter 0 timeouts) && t1=$(counter 1 timeouts) || return 1
-	s0=$(daemon_exporter 0 mutual0) && s1=$(daemon_exporter 1 mutual1) || return 1
-	echo "segids in 0: $s0; in 1: $s1"
+# 0 and 1 each export a region (daemon_exporter TAG0, TAG1) that the other
+# races on for SECONDS (xpmem-xpart-attach race: readers against the
+# exporter's munmap/remap): each invalidates its own memory while serving
+# the other's faults.  Fails when a segid is missing or a side fails.
+race_both_ways() { # TAG SECONDS
+	local s0 s1 a0 a1 r=0
+	s0=$(daemon_exporter 0 "${1}0") && s1=$(daemon_exporter 1 "${1}1") || return 1
+	echo "race segids in 0: $s0; in 1: $s1"
 	[ -n "$s0" ] && [ -n "$s1" ] || return 1
 	# shellcheck disable=SC2086  # two words each
-	"$lab" exec 0 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s1 --threads 2 --seconds 5 \
-		>"$logs/mutual.att0" 2>&1 &
+	"$lab" exec 0 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s1 --threads 2 --seconds "$2" \
+		>"$logs/$1.att0" 2>&1 &
 	a0=$!
 	# shellcheck disable=SC2086
-	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s0 --threads 2 --seconds 5 \
-		>"$logs/mutual.att1" 2>&1 &
+	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s0 --threads 2 --seconds "$2" \
+		>"$logs/$1.att1" 2>&1 &
 	a1=$!
 	wait "$a0" || r=1
 	wait "$a1" || r=1
-	sed 's/^/    attacher in 0: /' "$logs/mutual.att0"
-	sed 's/^/    attacher in 1: /' "$logs/mutual.att1"
-	daemon_result 0 mutual0 | sed 's/^/    exporter in 0: /'
+	sed 's/^/    race attacher in 0: /' "$logs/$1.att0"
+	sed 's/^/    race attacher in 1: /' "$logs/$1.att1"
+	daemon_result 0 "${1}0" | sed 's/^/    race exporter in 0: /'
 	[ "${PIPESTATUS[0]}" = 0 ] || r=1
-	daemon_result 1 mutual1 | sed 's/^/    exporter in 1: /'
+	daemon_result 1 "${1}1" | sed 's/^/    race exporter in 1: /'
 	[ "${PIPESTATUS[0]}" = 0 ] || r=1
+	return $r
+}
+mutual() {
+	local r=0 v0 v1 t0 t1
+	v0=$(view 0) && v1=$(view 1) || return 1
+	t0=$(counter 0 timeouts) && t1=$(counter 1 timeouts) || return 1
+	race_both_ways mutual 5 || r=1
 	# Same epochs, both UP, no request timed out.
 	[ "$(field "$(view 0)" 1 3)" = "$(field "$v0" 1 3)" ] || { echo "0 saw 1 change epoch"; r=1; }
 	[ "$(field "$(view 1)" 0 3)" = "$(field "$v1" 0 3)" ] || { echo "1 saw 0 change epoch"; r=1; }
@@ -512,7 +521,7 @@ check "remote: a RELEASE corrupted on its way is re-posted: the owner's exports 
 # the exporter's mmap_lock, until the daemon answered.
 fuse_cycles() { "$lab" exec 0 --timeout 30 -- sh -c "awk '/^cycles /{ n = \$2 } END { print n + 0 }' /tmp/fuse-export.out"; }
 fuse_fault() {
-	local r=0 seg v0 v1 s0 s1 a0 a1 c1 c2 fuseko stuck ms
+	local r=0 seg v0 v1 c1 c2 fuseko stuck ms
 	[ -x "$bin/xpmem-xpart-fuse" ] || { echo "xpmem-xpart-fuse is not built (libfuse3-dev)"; return 1; }
 	fuseko=$(find "$LAB_KERNEL/lib/modules" -name 'fuse.ko*' 2>/dev/null | head -n 1)
 	set_dead_ms 10000 || return 1
@@ -533,24 +542,7 @@ fuse_fault() {
 	sleep 1
 	c1=$(fuse_cycles) || r=1
 	# Meanwhile, the I6 race both ways; 1's readers need 0's fault service.
-	s0=$(daemon_exporter 0 fuse0) && s1=$(daemon_exporter 1 fuse1) || r=1
-	echo "race segids in 0: $s0; in 1: $s1"
-	# shellcheck disable=SC2086  # two words each
-	"$lab" exec 0 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s1 --threads 2 --seconds 4 \
-		>"$logs/fuse.att0" 2>&1 &
-	a0=$!
-	# shellcheck disable=SC2086
-	"$lab" exec 1 --timeout 120 -- "$bin/xpmem-xpart-attach" race $s0 --threads 2 --seconds 4 \
-		>"$logs/fuse.att1" 2>&1 &
-	a1=$!
-	wait "$a0" || r=1
-	wait "$a1" || r=1
-	sed 's/^/    race attacher in 0: /' "$logs/fuse.att0"
-	sed 's/^/    race attacher in 1: /' "$logs/fuse.att1"
-	daemon_result 0 fuse0 | sed 's/^/    race exporter in 0: /'
-	[ "${PIPESTATUS[0]}" = 0 ] || r=1
-	daemon_result 1 fuse1 | sed 's/^/    race exporter in 1: /'
-	[ "${PIPESTATUS[0]}" = 0 ] || r=1
+	race_both_ways fuse 4 || r=1
 	c2=$(fuse_cycles) || r=1
 	echo "the FUSE exporter's mmap/munmap cycles while the fault was stuck: $c1 -> $c2"
 	[ "${c2:-0}" -gt "${c1:-0}" ] || { echo "the FUSE exporter's mmap_lock was held"; r=1; }
