@@ -5,7 +5,10 @@
 #    DEBUG_LIST, kmemleak, hung task, sleeping in atomic context, RCU stall);
 #  - plan-check.py fails a script suite that printed fewer or more verdicts
 #    than its PLAN, none, or exited non-zero without a FAIL line;
-#  - meson-results.py fails when no meson test log exists or it is empty.
+#  - meson-results.py fails when no meson test log exists or it is empty;
+#  - the lab library's verdicts (tools/lab/xpmemlab/suite.py) fail a check
+#    that raises, and a SIGTERM mid-check leaves a PLAN shortfall
+#    (suite-selftest.py).
 # Runs on the host in the unit suite; exits non-zero at the first surprise.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,4 +51,6 @@ trap 'rm -rf "$tmp"' EXIT
 expect 1 "meson-results fails without a log" python3 "$here/meson-results.py" "$tmp/none.json" "$tmp/none.xml"
 : >"$tmp/empty.json"
 expect 1 "meson-results fails on an empty log" python3 "$here/meson-results.py" "$tmp/empty.json" "$tmp/none.xml"
+expect 0 "suite.py: checks that raise fail, selection skips, SIGTERM is a PLAN shortfall" \
+	python3 "$here/suite-selftest.py"
 exit $bad

@@ -38,12 +38,12 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True   # nothing written into the source tree
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, 'tools', 'lab'))
-from xpmemlab import Lab, LabError, Puppet, kmi, now_ms, ram  # noqa: E402
+from xpmemlab import Lab, Puppet, kmi, now_ms, ram, suite  # noqa: E402
+from xpmemlab.suite import Fail, expect  # noqa: E402
 
 N = 3
 INVAL_MS = 1000
@@ -62,53 +62,14 @@ QUARANTINE_HOLD_S = int(os.environ.get('XPMEM_SCENARIO_HOLD_S', '20'))
 BIG_PAGES = int(os.environ.get('XPMEM_SCENARIO_BIG_PAGES', '100000'))
 
 
-class Fail(Exception):
-    pass
-
-
-def expect(ok, what):
-    if not ok:
-        raise Fail(what)
-
-
-class Suite:
-    def __init__(self, lab, logdir):
+class Suite(suite.Suite):
+    def __init__(self, lab, logdir, only=''):
+        super().__init__('partition', os.path.join(logdir, 'scenarios.log'), only)
         self.lab = lab
         self.logdir = logdir
-        self.log = open(os.path.join(logdir, 'scenarios.log'), 'w')
-        self.failed = 0
         self.killed_consoles = []
         self.bin = os.path.join(lab.build, 'tests', 'partition', 'xpart')
         self.ctl = lab.ctl
-
-    def say(self, text):
-        self.log.write(f'{time.strftime("%H:%M:%S")} {text}\n')
-        self.log.flush()
-
-    def verdict(self, ok, name, why=''):
-        print(f"{'PASS' if ok else 'FAIL'} partition: {name}" + (f' ({why})' if why else ''),
-              flush=True)
-        if not ok:
-            self.failed = 1
-
-    def check(self, name, fn):
-        self.say(f'==== {name}')
-        t0 = now_ms()
-        try:
-            fn()
-            ok, why = True, ''
-        except (LabError, Fail) as e:
-            ok, why = False, str(e)
-        except Exception as e:   # a bug of the suite fails the check, visibly
-            ok, why = False, f'{type(e).__name__}: {e}'
-            self.say(traceback.format_exc())
-        self.say(f'==== {"PASS" if ok else "FAIL"} after {(now_ms() - t0) / 1000:.1f} s {why}')
-        self.verdict(ok, name, why[:300])
-        if not ok:
-            try:
-                self.heal()
-            except (LabError, Fail) as e:
-                self.say(f'heal failed: {e}')
 
     # ---- helpers ------------------------------------------------------------
 
@@ -530,7 +491,11 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     lab = Lab(REPO, build)
     lab.module = os.path.join(build, 'kmod', 'xpmem.ko')
-    s = Suite(lab, logdir)
+    # For working on the suite: XPMEM_SCENARIOS_REUSE=1 uses (and leaves up)
+    # a running lab of 3 partitions; XPMEM_SCENARIOS_ONLY=WORD[,WORD] runs
+    # only the checks whose name contains a WORD (the others, and the final
+    # log and rmmod checks, say SKIP).
+    s = Suite(lab, logdir, os.environ.get('XPMEM_SCENARIOS_ONLY', ''))
     checks = [
         ('scenarios: 3 partitions UP, inval_ms and fault_ms 1000, the in-service gauge exists',
          s.setup),
@@ -561,14 +526,9 @@ def main():
     finals = [f'scenarios: partition {p}: kernel log clean' for p in range(N)] + \
         ['scenarios: the killed boots\' console logs clean'] + \
         [f'scenarios: partition {p}: rmmod xpmem (nothing pinned or leaked)' for p in range(N)]
-    print(f'PLAN {len(checks) + len(finals)}', flush=True)
+    s.plan(len(checks) + len(finals))
     rc = 1
-    # For working on the suite: XPMEM_SCENARIOS_REUSE=1 uses (and leaves up)
-    # a running lab of 3 partitions; XPMEM_SCENARIOS_ONLY=WORD[,WORD] runs
-    # only the checks whose name contains a WORD (the others, and the final
-    # log and rmmod checks, say SKIP).
     reuse = os.environ.get('XPMEM_SCENARIOS_REUSE') == '1' and lab.nparts() == N
-    only = os.environ.get('XPMEM_SCENARIOS_ONLY', '')
     try:
         if reuse:
             st, out, err = 0, 'reusing the running lab\n', ''
@@ -578,19 +538,13 @@ def main():
         with open(os.path.join(logdir, 'up.log'), 'w') as f:
             f.write(out + err)
         if st != 0:
-            for name, _ in checks:
-                s.verdict(False, name, f'not run: up -n {N} failed (status {st})')
-            for name in finals:
-                s.verdict(False, name, 'not run')
+            s.not_run([name for name, _ in checks], f'up -n {N} failed (status {st})')
+            s.not_run(finals, f'up -n {N} failed')
             return 1
-        for name, fn in checks:
-            if only and not any(w in name for w in only.split(',')) and fn != s.setup:
-                print(f'SKIP partition: {name} (not selected)', flush=True)
-                continue
-            s.check(name, fn)
-        if only:        # a partial run: the lab stays as it is, for the next
+        s.run(checks, always=[s.setup])
+        if s.partial:   # a partial run: the lab stays as it is, for the next
             for name in finals:
-                print(f'SKIP partition: {name} (partial run)', flush=True)
+                s.skip(name, 'partial run')
             return s.failed
         for p in range(N):
             st, out, err = lab.run('dmesg-check', p, timeout=120, check=False)

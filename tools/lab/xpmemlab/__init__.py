@@ -15,13 +15,15 @@ demo (tools/demo/xpmem-remote-demo) and the remote benchmark
   ram     the partitions' RAM files, read from the host
   kmi     kill_mid_invalidate() and kill_owner_mid_fault(), confirmed by the
           victim's kernel; rejoin()
+  suite   Suite: a script suite's PLAN and verdicts, checks that raise,
+          selection of checks; expect() and Fail
 
 Import it with tools/lab on sys.path (see the users).
 """
 
 from .lab import Lab, LabError, Proc, kv, median, now_ms, shell_quote  # noqa: F401
 from .puppet import Puppet  # noqa: F401
-from . import kmi, ram  # noqa: F401
+from . import kmi, ram, suite  # noqa: F401
 
 __all__ = ['Lab', 'LabError', 'Proc', 'Puppet', 'kmi', 'kv', 'median', 'now_ms', 'ram',
-           'shell_quote']
+           'shell_quote', 'suite']
