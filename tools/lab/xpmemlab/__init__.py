@@ -2,8 +2,8 @@
 """xpmemlab - the lab, driven from Python.
 
 One library for the programs that play scenarios across the lab's
-partitions: the partition scenario suite (tests/partition/scenarios.py),
-the kills of remote.sh and soak.sh (tests/partition/kmi.py), the remote
+partitions: the partition suites (tests/partition/scenarios.py,
+remote.py), the kills of soak.sh (tests/partition/kmi.py), the remote
 demo (tools/demo/xpmem-remote-demo) and the remote benchmark
 (tools/bench/xpmem-remote-bench).
 
@@ -15,6 +15,7 @@ demo (tools/demo/xpmem-remote-demo) and the remote benchmark
   ram     the partitions' RAM files, read from the host
   kmi     kill_mid_invalidate() and kill_owner_mid_fault(), confirmed by the
           victim's kernel; rejoin()
+  xpart   the xpmem-xpart-* programs: pair(), Exporter, attach(), Daemon
   suite   Suite: a script suite's PLAN and verdicts, checks that raise,
           selection of checks; expect() and Fail
 
@@ -23,7 +24,7 @@ Import it with tools/lab on sys.path (see the users).
 
 from .lab import Lab, LabError, Proc, kv, median, now_ms, shell_quote  # noqa: F401
 from .puppet import Puppet  # noqa: F401
-from . import kmi, ram, suite  # noqa: F401
+from . import kmi, ram, suite, xpart  # noqa: F401
 
 __all__ = ['Lab', 'LabError', 'Proc', 'Puppet', 'kmi', 'kv', 'median', 'now_ms', 'ram',
-           'shell_quote', 'suite']
+           'shell_quote', 'suite', 'xpart']

@@ -17,6 +17,7 @@ import os
 import queue
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -40,16 +41,22 @@ class Proc:
     """A command running in a partition, its output read line by line as it
     comes (stdout and stderr both, stderr lines prefixed with 'stderr: ')."""
 
-    def __init__(self, lab, part, argv, timeout, name):
+    def __init__(self, lab, part, argv, timeout, name, env=None):
         self.name = name
         self.part = part
         self.lines = queue.Queue()
         self.log = []
-        cmd = [lab.lab, 'exec', str(part), '--timeout', str(int(timeout)),
-               '--'] + [str(a) for a in argv]
+        self.eofs = 0       # streams (of 2) read to their end
+        cmd = [lab.lab, 'exec', str(part), '--timeout', str(int(timeout))]
+        for k, v in (env or {}).items():
+            cmd += ['--env', f'{k}={v}']
+        cmd += ['--'] + [str(a) for a in argv]
+        # Its own process group: tools/xpmem-lab is a shell that runs the
+        # agent's client as a child, and stop() must end the client (whose
+        # exit kills the command in the guest), not only the shell.
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True,
-                                  env=lab.env, cwd=lab.repo)
+                                  env=lab.env, cwd=lab.repo, start_new_session=True)
         for stream, prefix in ((self.p.stdout, ''), (self.p.stderr, 'stderr: ')):
             threading.Thread(target=self._read, args=(stream, prefix),
                              daemon=True).start()
@@ -60,30 +67,31 @@ class Proc:
         self.lines.put((now_ms(), None))
 
     def expect(self, word, timeout):
-        """Waits for a line starting with `word`; returns (host ms, line).
-        Lines before it are kept in self.log; stderr lines are printed."""
+        """Waits for a line whose first word is `word` (or one of a tuple of
+        words); returns (host ms, line).  Lines before it are kept in
+        self.log; stderr lines are printed."""
+        words = word if isinstance(word, tuple) else (word,)
         deadline = now_ms() + timeout * 1000
-        eofs = 0
         while True:
             left = (deadline - now_ms()) / 1000
             if left <= 0:
                 raise LabError(f'{self.name} (partition {self.part}): no "{word}" '
                                f'line within {timeout} s; it said: {self.tail()}')
+            if self.eofs >= 2 and self.lines.empty():
+                rc = self.p.wait()
+                raise LabError(f'{self.name} (partition {self.part}) exited '
+                               f'(status {rc}) before "{word}"; it said: {self.tail()}')
             try:
                 t, line = self.lines.get(timeout=left)
             except queue.Empty:
                 continue
             if line is None:
-                eofs += 1
-                if eofs == 2:
-                    rc = self.p.wait()
-                    raise LabError(f'{self.name} (partition {self.part}) exited '
-                                   f'(status {rc}) before "{word}"; it said: {self.tail()}')
+                self.eofs += 1
                 continue
             self.log.append(line)
             if line.startswith('stderr: '):
                 print(f'    [{self.name}] {line}', file=sys.stderr)
-            if line.split(' ', 1)[0] == word:
+            if line.split(' ', 1)[0] in words:
                 return t, line
 
     def result(self, timeout):
@@ -95,8 +103,7 @@ class Proc:
         try:
             rc = self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+            self.stop()
             raise LabError(f'{self.name} (partition {self.part}) did not exit '
                            f'within {timeout} s; it said: {self.tail()}')
         # Drain what is left, for the log.
@@ -112,12 +119,34 @@ class Proc:
                            f'status {rc}; it said: {self.tail()}')
         return rc
 
+    def running(self):
+        """Whether it still runs; the lines it printed so far are then in
+        self.log (without waiting for more)."""
+        while True:
+            try:
+                _, line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                self.eofs += 1
+            else:
+                self.log.append(line)
+        return self.p.poll() is None
+
     def stop(self):
-        """Ends it whatever it is doing (the lab client's exit kills the
-        command in the guest)."""
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
+        """Ends it whatever it is doing: the lab's shell and its client (the
+        client's exit kills the command in the guest and frees the
+        partition's agent)."""
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 30)):
+            try:
+                os.killpg(self.p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
 
     def tail(self, n=6):
         return ' | '.join(self.log[-n:]) or '(nothing)'
@@ -171,8 +200,10 @@ class Lab:
         return self.run('exec', part, '--timeout', timeout, '--',
                         *argv, timeout=timeout + 60)[1]
 
-    def spawn(self, part, argv, timeout=600, name=None):
-        p = Proc(self, part, argv, timeout, name or os.path.basename(str(argv[0])))
+    def spawn(self, part, argv, timeout=600, name=None, env=None):
+        """argv started in the partition (its agent is busy until it exits);
+        env: variables set for it there."""
+        p = Proc(self, part, argv, timeout, name or os.path.basename(str(argv[0])), env)
         self.procs.append(p)
         return p
 
@@ -216,6 +247,23 @@ class Lab:
     def run_dir(self, part):
         d = os.path.join(self.build, 'lab', 'run')
         return d if part == 0 else os.path.join(d, f'p{part}')
+
+    def module_file(self):
+        """The xpmem.ko of the kernel the lab runs."""
+        if self.kernel_root().endswith(os.path.join('debug-kernel', 'root')):
+            return os.path.join(self.build, 'debug-kernel', 'kmod', 'xpmem.ko')
+        return os.path.join(self.build, 'kmod', 'xpmem.ko')
+
+    def kernel_root(self):
+        """The tree of the guest kernel the lab runs (its lib/modules)."""
+        try:
+            with open(os.path.join(self.build, 'lab', 'run', 'kernel')) as f:
+                kind = f.read().strip()
+        except OSError:
+            kind = 'stock'
+        if kind == 'debug':
+            return os.path.join(self.build, 'debug-kernel', 'root')
+        return os.path.join(self.build, 'lab', 'kernel')
 
     def ram_file(self, part):
         return os.path.join(self.run_dir(part), 'ram')
@@ -304,21 +352,44 @@ class Lab:
         bad = [f'{k} {c[k]}' for k in ('contexts', 'segments', 'permits', 'attachments') if c[k]]
         if c['pinned_pages'] != q:
             bad.append(f"pinned_pages {c['pinned_pages']} but {q} quarantined")
-        exports = int(self.exec(part, ['cat', '/sys/kernel/xpmem/exports'], timeout=30))
+        exports = self.exports(part)
         if exports and not q:
             bad.append(f'exports {exports} with nothing quarantined')
         return bad
 
+    def exports(self, part):
+        """Live exports of `part`'s segments (tokens its peers hold)."""
+        return int(self.exec(part, ['cat', '/sys/kernel/xpmem/exports'], timeout=30))
+
+    def doorbell(self):
+        """The doorbell the lab's modules use (msix, rdma, poll)."""
+        try:
+            with open(os.path.join(self.build, 'lab', 'run', 'doorbell')) as f:
+                return f.read().strip() or 'msix'
+        except OSError:
+            return 'msix'
+
+    def fabric_stats(self):
+        """fabricd's counters, {id: {'rung': N, 'delivered': N, 'dropped': N,
+        ...}} (its lines are "id P KEY VALUE KEY VALUE ...")."""
+        out = {}
+        for line in self.run('fabric', 'stats', timeout=60)[1].splitlines():
+            w = line.split()
+            if len(w) >= 2 and w[0] == 'id':
+                out[int(w[1])] = {k: int(v) for k, v in zip(w[2::2], w[3::2])
+                                  if v.lstrip('-').isdigit()}
+        return out
+
+    def dmesg_hits(self, part):
+        """Partition `part`'s kernel log through the lab's one check
+        (tools/lab/kernel-log.sh): the offending lines, [] if clean."""
+        status, out, err = self.run('dmesg-check', part, timeout=120, check=False)
+        return [] if status == 0 else \
+            [l for l in (out + err).splitlines() if l.strip()] or [f'dmesg-check said {status}']
+
     def dmesg_check(self, nparts):
-        """Every partition's kernel log, through the lab's one check
-        (tools/lab/kernel-log.sh): returns the offending lines."""
-        hits = []
-        for p in range(nparts):
-            status, out, err = self.run('dmesg-check', p, timeout=120, check=False)
-            if status != 0:
-                hits += [f'partition {p}: {l}' for l in
-                         (out + err).splitlines() if l.strip()]
-        return hits
+        """Every partition's kernel log: returns the offending lines."""
+        return [f'partition {p}: {l}' for p in range(nparts) for l in self.dmesg_hits(p)]
 
 
 def median(v):
