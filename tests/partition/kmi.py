@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """tests/partition/kmi.py - the bash partition suites' kills, confirmed.
 
-remote.sh and soak.sh run one of these in a lab of three partitions that
-is already up; each is the lab library's one implementation
-(tools/lab/xpmemlab/kmi.py), never a sleep before a kill:
+soak.sh runs one of these in a lab of three partitions that is already
+up, and remote.py calls invalidate() and fault() itself; each kill is the
+lab library's one implementation (tools/lab/xpmemlab/kmi.py), never a
+sleep before a kill:
 
   kmi.py invalidate TAG [--pressure]
       partition 1 holds a region of 0 and stamps canaries into it; 0 unmaps
@@ -42,12 +43,12 @@ PAGES = 64
 N = 3
 
 
-def no_leaks(lab, part, settle_s=15):
+def no_leaks(lab, part, settle_s=15, say=print):
     deadline = now_ms() + settle_s * 1000
     while True:
         bad = lab.leaks(part)
         if not bad:
-            print(f'partition {part}: nothing left behind')
+            say(f'partition {part}: nothing left behind')
             return
         if now_ms() > deadline:
             raise LabError(f'partition {part}: ' + '; '.join(bad) + ' left behind')
@@ -59,15 +60,15 @@ def keep_console(lab, part, logdir, tag):
                     os.path.join(logdir, f'{tag}.console-killed.log'))
 
 
-def invalidate(lab, logdir, tag, pressure):
-    k = kmi.kill_mid_invalidate(lab, 0, [1], [1], pages=PAGES, tag=tag, say=print)
+def invalidate(lab, logdir, tag, pressure, say=print):
+    k = kmi.kill_mid_invalidate(lab, 0, [1], [1], pages=PAGES, tag=tag, say=say)
     dead = lab.tunables(0)['dead_ms']['value']
     after = k.munmap_ms - k.kill_at_ms
-    print(f'kmi_munmap_ms {k.munmap_ms:.0f} (inval_ms {k.inval_ms} during the munmap, '
-          f'dead_ms {dead}; its end minus the kill: {after:.0f} ms, host clock from before the '
-          f'munmap reached the guest)')
+    say(f'kmi_munmap_ms {k.munmap_ms:.0f} (inval_ms {k.inval_ms} during the munmap, '
+        f'dead_ms {dead}; its end minus the kill: {after:.0f} ms, host clock from before the '
+        f'munmap reached the guest)')
     row = k.rows[1]
-    print(f'0 sees 1: {row}')
+    say(f'0 sees 1: {row}')
     errors = []
     if after >= dead + 2000:
         errors.append(f'the munmap returned {after:.0f} ms after the kill (dead_ms {dead})')
@@ -79,26 +80,26 @@ def invalidate(lab, logdir, tag, pressure):
     if pressure:
         out = lab.exec(0, [os.path.join(lab.build, 'tests', 'partition', 'xpart',
                                         'xpmem-xpart-pressure'), 48], timeout=400)
-        print(f'pressure in 0: {out.strip()}')
+        say(f'pressure in 0: {out.strip()}')
         kept = ram.frames_holding(lab.ram_file(0), k.pfns, lambda i: kmi.canary(1) ^ i)
-        print(f'{kept} of {len(k.pfns)} quarantined frames hold 1\'s canary in 0\'s RAM')
+        say(f'{kept} of {len(k.pfns)} quarantined frames hold 1\'s canary in 0\'s RAM')
         if kept != len(k.pfns):
             errors.append(f'only {kept} of {len(k.pfns)} quarantined frames kept the canary')
     if errors:         # before the restart: the evidence is still there
         raise LabError('; '.join(errors))
-    no_leaks(lab, 0)
-    no_leaks(lab, 2)
+    no_leaks(lab, 0, say=say)
+    no_leaks(lab, 2, say=say)
     lab.restart(1, log=os.path.join(logdir, f'{tag}.restart'))
     keep_console(lab, 1, logdir, tag)
     row = kmi.rejoin(lab, 0, 1, k.epochs[1])
-    print(f'1 rejoined: {row} (epoch before {k.epochs[1]})')
+    say(f'1 rejoined: {row} (epoch before {k.epochs[1]})')
     lab.wait_counter(0, 'pinned_pages', 0, 20)
 
 
-def fault(lab, logdir, tag):
-    k = kmi.kill_owner_mid_fault(lab, 0, 1, pages=PAGES, tag=tag, say=print)
-    print(f'the touch: {k.event}; it began {k.kill_at_ms:.0f} ms (host clock, upper bound) '
-          f'before the kill; fault_ms {k.fault_ms}, dead_ms {k.dead_ms}')
+def fault(lab, logdir, tag, say=print):
+    k = kmi.kill_owner_mid_fault(lab, 0, 1, pages=PAGES, tag=tag, say=say)
+    say(f'the touch: {k.event}; it began {k.kill_at_ms:.0f} ms (host clock, upper bound) '
+        f'before the kill; fault_ms {k.fault_ms}, dead_ms {k.dead_ms}')
     if k.event.get('fault') != 'sigbus':
         raise LabError(f'the fault in flight ended with {k.event}, not SIGBUS')
     took = float(k.event['ms'])
@@ -109,14 +110,14 @@ def fault(lab, logdir, tag):
                        f'(kill within {k.kill_at_ms:.0f} ms of its start, dead_ms '
                        f'{k.dead_ms}, fault_ms {k.fault_ms})')
     k.holder.exit()
-    no_leaks(lab, 1)
-    no_leaks(lab, 2)
+    no_leaks(lab, 1, say=say)
+    no_leaks(lab, 2, say=say)
     lab.restart(0, log=os.path.join(logdir, f'{tag}.restart'))
     keep_console(lab, 0, logdir, tag)
     for p in range(N):
         for q in range(N):
             lab.wait_state(p, q, 'UP', 60)
-    print('every partition sees every other UP')
+    say('every partition sees every other UP')
 
 
 def main():
