@@ -50,6 +50,12 @@ struct doorbell_dev {
 	size_t control_size;
 	int self_id;
 	unsigned int nvectors;
+	/*
+	 * The Linux IRQ of each vector, looked up at probe: pci_irq_vector()
+	 * takes the MSI descriptors' mutex, which the interrupt handler,
+	 * where it must tell the vectors apart, may not.
+	 */
+	int irqs[XPMEM_FABRIC_MAX_PARTITIONS];
 	atomic64_t received;
 	atomic64_t sent;
 };
@@ -173,7 +179,7 @@ static irqreturn_t doorbell_irq(int irq, void *data)
 	unsigned int vector;
 
 	for (vector = 0; vector < db->nvectors; vector++)
-		if (pci_irq_vector(db->pdev, vector) == irq)
+		if (db->irqs[vector] == irq)
 			break;
 	atomic64_inc(&db->received);
 
@@ -283,8 +289,10 @@ static int probe_doorbell(struct pci_dev *pdev, void __iomem *regs)
 	if (nvec < 0)
 		return nvec;
 	db->nvectors = nvec;
+	for (v = 0; v < nvec; v++)
+		db->irqs[v] = pci_irq_vector(pdev, v);
 	for (v = 0; v < nvec; v++) {
-		err = devm_request_irq(&pdev->dev, pci_irq_vector(pdev, v),
+		err = devm_request_irq(&pdev->dev, db->irqs[v],
 				       doorbell_irq, 0, "xpmem-doorbell", db);
 		if (err)
 			goto err_free_vectors;
