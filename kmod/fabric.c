@@ -22,8 +22,9 @@
  * reverse order by construction.
  *
  * Each device also shows a few sysfs attributes (xpmem_role, xpmem_self_id,
- * xpmem_doorbells, and a root-only xpmem_ring to send a doorbell) so that
- * the lab can check the wiring without the partition layer.
+ * xpmem_doorbells, and a root-only xpmem_ring to send a doorbell; a window
+ * its index, xpmem_window) so that the lab can check the wiring without the
+ * partition layer.
  */
 #include <linux/atomic.h>
 #include <linux/device.h>
@@ -66,6 +67,12 @@ static struct {
 	struct xpmem_fabric_window windows[FABRIC_MAX_WINDOWS];
 	struct pci_dev *window_pdev[FABRIC_MAX_WINDOWS];
 	void *window_virt[FABRIC_MAX_WINDOWS];	/* mapped at probe, or NULL */
+	/*
+	 * The window's device is being removed: the slot stays taken (no new
+	 * device gets its index) but the window is no longer given out, while
+	 * the partition layer drops every mapping of it.
+	 */
+	bool window_going[FABRIC_MAX_WINDOWS];
 	spinlock_t handler_lock;	/* the doorbell handler and its data */
 	xpmem_doorbell_fn handler;
 	void *handler_data;
@@ -142,7 +149,7 @@ int xpmem_fabric_window(unsigned int index, struct xpmem_fabric_window *w)
 	if (index >= FABRIC_MAX_WINDOWS)
 		return -EINVAL;
 	mutex_lock(&fabric.lock);
-	if (fabric.window_pdev[index]) {
+	if (fabric.window_pdev[index] && !fabric.window_going[index]) {
 		*w = fabric.windows[index];
 		err = 0;
 	}
@@ -158,7 +165,7 @@ int xpmem_fabric_window_read(unsigned int index, u64 offset, void *buf,
 	if (index >= FABRIC_MAX_WINDOWS)
 		return -EINVAL;
 	mutex_lock(&fabric.lock);
-	if (!fabric.window_pdev[index]) {
+	if (!fabric.window_pdev[index] || fabric.window_going[index]) {
 		err = -ENOENT;
 	} else if (offset > fabric.windows[index].size ||
 		   len > fabric.windows[index].size - offset) {
@@ -245,8 +252,25 @@ static struct attribute *doorbell_attrs[] = {
 };
 ATTRIBUTE_GROUPS(doorbell);
 
+/* The window's index, as the partitions view's window column shows it. */
+static ssize_t xpmem_window_show(struct device *dev, struct device_attribute *a,
+				 char *buf)
+{
+	struct pci_dev *pdev = to_pci_dev(dev);
+	int i, index = -1;
+
+	mutex_lock(&fabric.lock);
+	for (i = 0; i < FABRIC_MAX_WINDOWS; i++)
+		if (fabric.window_pdev[i] == pdev && !fabric.window_going[i])
+			index = i;
+	mutex_unlock(&fabric.lock);
+	return index < 0 ? -ENODEV : sysfs_emit(buf, "%d\n", index);
+}
+static DEVICE_ATTR_RO(xpmem_window);
+
 static struct attribute *window_attrs[] = {
 	&dev_attr_xpmem_role.attr,
+	&dev_attr_xpmem_window.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(window);
@@ -390,34 +414,65 @@ static int fabric_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	return err;
 }
 
+/*
+ * A window's device goes: its BAR (peer RAM that our attachers may map) is
+ * released when remove returns.  The window is withdrawn first (no new
+ * translation through it, its index not reused), then the partition layer
+ * drops every mapping of it and fails what was in flight through it, then
+ * the slot is freed.
+ */
+static void remove_window(struct pci_dev *pdev)
+{
+	const struct xpmem_fabric_hooks *hooks;
+	int i, index = -1;
+
+	mutex_lock(&fabric.lock);
+	for (i = 0; i < FABRIC_MAX_WINDOWS; i++)
+		if (fabric.window_pdev[i] == pdev) {
+			fabric.window_going[i] = true;
+			index = i;
+		}
+	mutex_unlock(&fabric.lock);
+	if (index < 0)
+		return;
+	hooks = fabric_hooks();
+	if (hooks && hooks->window_gone)
+		hooks->window_gone(index);
+	mutex_lock(&fabric.lock);
+	fabric.window_pdev[index] = NULL;
+	fabric.window_virt[index] = NULL;
+	fabric.window_going[index] = false;
+	mutex_unlock(&fabric.lock);
+	dev_info(&pdev->dev, "peer window %d removed\n", index);
+}
+
 static void fabric_remove(struct pci_dev *pdev)
 {
 	struct doorbell_dev *db = pci_get_drvdata(pdev);
 	const struct xpmem_fabric_hooks *hooks;
-	int i, v;
+	int v;
 
+	if (!db) {
+		remove_window(pdev);
+		return;
+	}
 	/*
 	 * The control region and the registers stay mapped until this
 	 * returns (devm): the partition layer quiesces and leaves first.
 	 */
-	if (db && READ_ONCE(fabric.doorbell) == db) {
+	if (READ_ONCE(fabric.doorbell) == db) {
 		hooks = fabric_hooks();
 		if (hooks)
 			hooks->unbinding();
 	}
 	mutex_lock(&fabric.lock);
-	if (db && fabric.doorbell == db) {
+	if (fabric.doorbell == db) {
 		WRITE_ONCE(fabric.doorbell, NULL);
 		iowrite32(0, db->regs + IVSHMEM_REG_INTRMASK);
 		for (v = 0; v < db->nvectors; v++)
 			devm_free_irq(&pdev->dev, pci_irq_vector(pdev, v), db);
 		pci_free_irq_vectors(pdev);
 	}
-	for (i = 0; i < FABRIC_MAX_WINDOWS; i++)
-		if (fabric.window_pdev[i] == pdev) {
-			fabric.window_pdev[i] = NULL;
-			fabric.window_virt[i] = NULL;
-		}
 	mutex_unlock(&fabric.lock);
 }
 

@@ -25,10 +25,14 @@ typedef void (*xpmem_doorbell_fn)(unsigned int vector, void *data);
  * unbinding: the device is going (PCI unbind, hot-unplug, rmmod); when it
  * returns nothing may touch the control region or ring a doorbell any more.
  * bound: a doorbell device was bound again after one went.
+ * window_gone: the device of window @index is going; it is no longer given
+ * out (xpmem_fabric_window says -ENOENT); when this returns nothing may map
+ * its frames any more.  A window bound again is found as at load.
  */
 struct xpmem_fabric_hooks {
 	void (*unbinding)(void);
 	void (*bound)(void);
+	void (*window_gone)(unsigned int index);
 };
 
 int xpmem_fabric_init(void);

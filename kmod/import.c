@@ -624,3 +624,30 @@ void xpmem_import_peer_dead(u32 peer)
 	}
 	mutex_unlock(&import_lock);
 }
+
+/*
+ * @peer's window went (its device unbound): no frame of it is translated
+ * any more (partition.c did that under the fabric mutex before calling).
+ * Answers translated through the window before are stale: the generation
+ * moves, so a fault that has one asks again (and gets SIGBUS while there is
+ * no window); a fault that passed its check finishes installing first
+ * (seg->lock), then every attachment of the peer's proxies is zapped.  The
+ * proxies stay alive: the owner is not fenced, they UNPIN and RELEASE as
+ * usual, and fault again through a window bound later.
+ */
+void xpmem_import_window_lost(u32 peer)
+{
+	struct xpmem_import *imp;
+	int bkt;
+
+	mutex_lock(&import_lock);
+	hash_for_each(imports, bkt, imp, link) {
+		if (imp->peer != peer || imp->dead)
+			continue;
+		atomic_inc(&imp->gen);
+		mutex_lock(&imp->seg->lock);
+		mutex_unlock(&imp->seg->lock);
+		xpmem_zap_attachers(imp->seg, imp->seg->start, imp->seg->end);
+	}
+	mutex_unlock(&import_lock);
+}

@@ -373,8 +373,10 @@ static void identify_window(u32 peer)
 	 * frame of this peer will be (ram_layout.h): finding the tag checks
 	 * the translation.
 	 */
-	for (i = 0; xpmem_fabric_window(i, &w) == 0; i++) {
-		if (!xpmem_ram_file_pfn(pub.pfn, pub.pages, w.size >> PAGE_SHIFT, &off) ||
+	for (i = 0; i < XPMEM_FABRIC_MAX_PARTITIONS; i++) {
+		/* Every index: one may be missing (its device unbound). */
+		if (xpmem_fabric_window(i, &w) ||
+		    !xpmem_ram_file_pfn(pub.pfn, pub.pages, w.size >> PAGE_SHIFT, &off) ||
 		    xpmem_fabric_window_read(i, off << PAGE_SHIFT, tag, XP_TAG_SIZE))
 			continue;
 		if (!memcmp(tag, pub.tag, XP_TAG_SIZE)) {
@@ -932,9 +934,47 @@ out:
 	mutex_unlock(&part.life);
 }
 
+/*
+ * fabric.c: the device of peer window @index is being unbound; its BAR,
+ * which our attachers may map, is released when this returns (the fabric
+ * already refuses the window to new lookups).  Under the fabric mutex,
+ * which every translation of a peer's frame holds (xpmem_requests_deliver),
+ * the peer it showed loses its window: no frame is translated through it
+ * after this section, a FAULT answered later fails (SIGBUS).  Then the
+ * segment layer drops every mapping of that peer's frames and makes the
+ * faults whose answers were translated before recheck.  Not a fence: the
+ * peer stays UP, and the window is found again when a device showing it is
+ * bound (identify_window, at the next rescan).
+ */
+static void part_window_gone(unsigned int index)
+{
+	DECLARE_BITMAP(lost, XPMEM_FABRIC_MAX_PARTITIONS);
+	u32 p;
+
+	bitmap_zero(lost, XPMEM_FABRIC_MAX_PARTITIONS);
+	mutex_lock(&part.life);
+	if (!part.tag_page)
+		goto out;
+	mutex_lock(&part.lock);
+	for (p = 0; p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
+		if (part.window_of[p] == (int)index) {
+			WRITE_ONCE(part.window_of[p], -1);
+			__set_bit(p, lost);
+		}
+	mutex_unlock(&part.lock);
+	for_each_set_bit(p, lost, XPMEM_FABRIC_MAX_PARTITIONS) {
+		pr_info("xpmem: partition %u: peer window %u unbound, its mappings dropped\n",
+			p, index);
+		part.ops->window_lost(p);
+	}
+out:
+	mutex_unlock(&part.life);
+}
+
 static const struct xpmem_fabric_hooks part_fabric_hooks = {
 	.unbinding = part_unbinding,
 	.bound = part_bound,
+	.window_gone = part_window_gone,
 };
 
 int xpmem_partition_init(const struct xpmem_partition_ops *ops)

@@ -125,6 +125,7 @@ void xpmem_partition_fence(u32 peer, u32 epoch, u32 reason);
 /*
  * Local frame number through which @owner_pfn of @peer's RAM is reached
  * (its peer window), or 0 when we have no window showing that frame.
+ * Under the fabric mutex (a window's removal is ordered by it).
  */
 unsigned long xpmem_partition_window_pfn(u32 peer, u64 owner_pfn);
 
@@ -179,6 +180,13 @@ struct xpmem_partition_ops {
 	/* After our rejoin; @live_epoch[p]: peer p's epoch if live, else 0. */
 	void (*release_self)(const u32 *live_epoch, u32 nparts);
 	u64 (*quarantined)(u32 peer);
+	/*
+	 * @peer's window is gone (its device unbound): no frame of @peer is
+	 * translated any more; drop every mapping of its frames, and make
+	 * faults whose answers were translated before ask again.  Not under
+	 * the fabric mutex.
+	 */
+	void (*window_lost)(u32 peer);
 	/* Module unload, no thread serving peers any more. */
 	void (*exit)(void);
 };

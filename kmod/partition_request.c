@@ -106,6 +106,8 @@ unsigned long xpmem_partition_window_pfn(u32 peer, u64 owner_pfn)
 	int win;
 	u64 off;
 
+	/* Ordered with a window's removal (part_window_gone). */
+	lockdep_assert_held(&part.lock);
 	if (peer >= XPMEM_FABRIC_MAX_PARTITIONS)
 		return 0;
 	win = READ_ONCE(part.window_of[peer]);

@@ -52,5 +52,6 @@ bool xpmem_import_alive(struct xpmem_segment *seg);
 void xpmem_import_noted(u32 peer, u64 token);
 void xpmem_import_invalidate(u32 peer, const struct xp_msg *msg);
 void xpmem_import_peer_dead(u32 peer);
+void xpmem_import_window_lost(u32 peer);
 
 #endif /* XPMEM_REMOTE_H */

@@ -53,5 +53,6 @@ const struct xpmem_partition_ops xpmem_remote_partition_ops = {
 	.changed = remote_changed,
 	.release_self = xpmem_export_release_self,
 	.quarantined = xpmem_export_quarantined,
+	.window_lost = xpmem_import_window_lost,
 	.exit = xpmem_export_exit,
 };
