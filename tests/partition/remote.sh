@@ -39,8 +39,8 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 33 checks, then kernel log and rmmod per partition.
-echo "PLAN $((33 + 2 * n))"
+# more): 35 checks, then kernel log and rmmod per partition.
+echo "PLAN $((35 + 2 * n))"
 
 for p in export attach pressure fanout getrace fuse; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
@@ -655,6 +655,12 @@ after_restarts() {
 	pair restarted-1-0 1 0 pattern && pair restarted-0-2 0 2 pattern
 }
 check "remote: after the restarts: pattern 1 -> 0 and 0 -> 2" after_restarts
+
+# ---- one peer window unbound and bound again (unbind-lib.sh) --------------------
+check "remote: unbind 1's window onto 0 under a reader of mapped pages: SIGBUS, 0 and 1 stay UP, 1's log clean" \
+	window_unbind_under_reads
+check "remote: bind 1's window onto 0 again: found by its tag, a fresh attach reads 0's data, nothing leaked" \
+	window_rebind
 
 # ---- the fabric device unbound and bound again (unbind-lib.sh) ------------------
 check "remote: unbind 1's fabric device under reads and a shootdown: reader gets SIGBUS, the munmap ends as 1 leaves, 0 and 2 see 1 fenced (disconnect), 1's log clean" \

@@ -13,6 +13,17 @@
 #    so 0's munmap must end because 1 left, well before 60 s.
 # Before the module quiesced its threads on unbind, the rescan thread read
 # the unmapped region: the partition oopsed.
+#
+# Then one peer window (an ivshmem-plain device: BAR2 is a peer's RAM) is
+# unbound the same way: partition 1's window onto 0, found in sysfs by its
+# xpmem_window index (the window column of 1's partitions view), while a
+# reader in 1 reads 0's pages again and again through mappings it already
+# has.  The reader must get SIGBUS (its mappings of the window's frames are
+# dropped before the BAR goes), 0 and 1 stay UP under the same epochs (a
+# window is not a fence), and binding the device again restores the data
+# path; nothing is left behind.  Before the window's removal dropped the
+# mappings, the reader read on through the stale mappings for its whole
+# 30 s and never got SIGBUS.
 
 unbind_bdf=0000:00:08.0
 unbind_drv=/sys/bus/pci/drivers/xpmem-fabric
@@ -125,3 +136,92 @@ rebind_after_unbind() {
 	"$lab" dmesg-check 1 || r=1
 	return $r
 }
+
+# ---- one peer window unbound and bound again -------------------------------
+
+WINDOW_BDF=
+# Runs in partition 1: the window device with index $3, the reader in the
+# background until it mapped its pages, the unbind, then its output.
+# shellcheck disable=SC2016  # expanded in the guest
+window_guest_script='
+bin=$1 drv=$2 w=$3
+bdf=
+for d in "$drv"/0000:*; do
+	[ "$(cat "$d/xpmem_role" 2>/dev/null)" = window ] &&
+		[ "$(cat "$d/xpmem_window" 2>/dev/null)" = "$w" ] && bdf=${d##*/}
+done
+[ -n "$bdf" ] || { echo "no window device with index $w"; exit 1; }
+echo "window $w is $bdf"
+"$bin/xpmem-xpart-attach" window-loss "$4" "$5" --hold-ms 30000 >/tmp/window.att 2>&1 &
+reader=$!
+i=0
+until grep -q "^ready" /tmp/window.att; do
+	i=$((i + 1))
+	[ $i -ge 600 ] && { echo "the reader never got ready"; break; }
+	sleep 0.1
+done
+echo "reader: $(head -n 1 /tmp/window.att)"
+echo "unbinding at_ms $(awk "{ printf \"%d\", \$1 * 1000 }" /proc/uptime)"
+echo "$bdf" >"$drv/unbind"
+echo "unbind status $?"
+wait $reader
+echo "reader exit $?"
+sed "s/^/    reader: /" /tmp/window.att
+'
+
+window_unbind_under_reads() {
+	local v0 v1 e0 e1 w exp r=0 t_unbind t_sigbus
+	v0=$(view 0) v1=$(view 1)
+	e0=$(field "$v1" 0 3) e1=$(field "$v0" 1 3) w=$(field "$v1" 0 6)
+	echo "1 sees 0 at epoch $e0 through window $w; 0 sees 1 at epoch $e1"
+	[ -n "$w" ] && [ "$w" -ge 0 ] || { echo "1 has no window onto 0"; return 1; }
+	start_exporter window-owner 0 owner-death --hold-ms 300000 || { wait "$EXP_PID"; return 1; }
+	exp=$EXP_PID
+	# shellcheck disable=SC2086  # SEGIDS are two words
+	"$lab" exec 1 --timeout 120 -- sh -c "$window_guest_script" window "$bin" \
+		"$unbind_drv" "$w" $SEGIDS >"$logs/window.guest" 2>&1 ||
+		{ echo "the window run in 1 failed or hung"; r=1; }
+	cat "$logs/window.guest"
+	stop_exec "$exp"
+	WINDOW_BDF=$(awk '/^window .* is /{ print $4 }' "$logs/window.guest")
+	grep -q '^unbind status 0' "$logs/window.guest" || r=1
+	grep -q '^    reader: PASS ' "$logs/window.guest" ||
+		{ echo "the reader in 1 did not end with SIGBUS"; r=1; }
+	t_unbind=$(awk '/^unbinding at_ms /{ print $3 }' "$logs/window.guest")
+	t_sigbus=$(awk '/^    reader: rereads /{ print $5 }' "$logs/window.guest")
+	[ -n "$t_unbind" ] && [ -n "$t_sigbus" ] &&
+		echo "SIGBUS $((t_sigbus - t_unbind)) ms after the unbind began (uptime vs monotonic, +-10 ms)"
+	# Not a fence: both stay UP under the epochs they had.
+	v0=$(view 0) v1=$(view 1)
+	echo "partition 1: $(grep '^0 ' <<<"$v1")"
+	echo "partition 0: $(grep '^1 ' <<<"$v0")"
+	[ "$(field "$v1" 0 2)" = UP ] && [ "$(field "$v1" 0 3)" = "$e0" ] ||
+		{ echo "1 no longer sees 0 UP at epoch $e0"; r=1; }
+	[ "$(field "$v0" 1 2)" = UP ] && [ "$(field "$v0" 1 3)" = "$e1" ] ||
+		{ echo "0 no longer sees 1 UP at epoch $e1"; r=1; }
+	[ "$(field "$v1" 0 6)" = -1 ] || { echo "1 still shows a window onto 0"; r=1; }
+	"$lab" exec 1 --timeout 30 -- sh -c "dmesg | grep -E 'xpmem.*(window|fenced)' | tail -n 5"
+	"$lab" dmesg-check 1 || r=1
+	return $r
+}
+
+window_rebind() {
+	local t0 w r=0
+	[ -n "$WINDOW_BDF" ] || { echo "no window was unbound"; return 1; }
+	"$lab" exec 1 --timeout 60 -- sh -c "echo $WINDOW_BDF > $unbind_drv/bind" ||
+		{ echo "bind failed"; return 1; }
+	# The rescan finds the window again by 0's tag.
+	t0=$(now_ms)
+	while w=$(field "$(view 1)" 0 6) && [ "${w:--1}" = -1 ]; do
+		[ $(($(now_ms) - t0)) -lt 30000 ] || { echo "1 never found its window onto 0 again"; return 1; }
+		sleep 0.2
+	done
+	echo "1 sees 0 through window $w again after $(($(now_ms) - t0)) ms"
+	pair window-rebound 0 1 pattern || r=1
+	no_leaks 0 || r=1
+	no_leaks 1 || r=1
+	"$lab" dmesg-check 0 || r=1
+	"$lab" dmesg-check 1 || r=1
+	return $r
+}
+

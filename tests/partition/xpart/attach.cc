@@ -28,6 +28,9 @@
 // |             | this partition is killed (kill-mid-invalidate)               |
 // | owner-death | touch fresh pages until one gets SIGBUS (the exporter's      |
 // |             | partition is killed); print how long that touch took         |
+// | window-loss | map up to 256 pages, then read them again through the same   |
+// |             | mappings until one gets SIGBUS (this partition's window onto |
+// |             | the exporter is unbound); run with the owner-death exporter  |
 //
 // SPEC ("inject NAME V" / "set NAME V", run with $XPMEMCTL) is armed after
 // GET and ATTACH of the data segment, just before the first data touch.
@@ -467,6 +470,51 @@ bool owner_death(Att &a)
 	return failed(a, "no SIGBUS: the exporter's partition was not killed?");
 }
 
+// window-loss: the pages mapped once, then read again and again through
+// those same mappings (no new fault) until one read gets SIGBUS: this
+// partition's window onto the exporter is unbound meanwhile.  A mapping
+// left onto the window's frames would go on reading (the device's BAR
+// still answers) and never raise it.
+bool window_loss(Att &a)
+{
+	const size_t n = a.pages < 256 ? a.pages : 256;
+	Prober p;
+	uint64_t v;
+
+	if (!wait_exp(a, 1, "exporter ready") ||
+	    !p.start(a.data_seg, n, a.o.hold_ms / 1000 + 60, &a.err))
+		return false;
+	a.ctl_gone = true;	// its mapping goes with the window too
+	for (size_t pg = 0; pg < n; pg++) {
+		if (p.read(pg, 0, &v, 60000) != Prober::kValue)
+			return failed(a, "page " + std::to_string(pg) + " unreadable before the unbind: " +
+					 p.how());
+		if (v != pattern(1, pg, 0))
+			return failed(a, "page " + std::to_string(pg) + " read wrong data");
+	}
+	printf("ready: %zu pages mapped\n", n);
+	fflush(stdout);
+	int64_t deadline = now_ms() + a.o.hold_ms;
+	for (size_t i = 0; now_ms() < deadline; i++) {
+		Prober::Result r = p.read(i % n, 0, &v, 60000);
+		if (r == Prober::kValue) {
+			if (v != pattern(1, i % n, 0))
+				return failed(a, "a read returned wrong data before the SIGBUS");
+			if (i % n == n - 1)
+				usleep(10000);
+			continue;
+		}
+		if (r == Prober::kTimeout)
+			return failed(a, "a read hung for 60 s");
+		printf("rereads %zu sigbus_at_ms %lld\n", i, (long long)now_ms());
+		if (!p.died_of(SIGBUS))
+			return failed(a, "the prober " + p.how() + ", not SIGBUS");
+		return true;
+	}
+	return failed(a, "no SIGBUS within " + std::to_string(a.o.hold_ms) +
+			 " ms: the old mappings still read the window's frames");
+}
+
 struct Scenario {
 	const char *name;
 	bool (*run)(Att &);
@@ -483,6 +531,7 @@ const Scenario kScenarios[] = {
 	{ "race", race },
 	{ "canary", canaries },
 	{ "owner-death", owner_death },
+	{ "window-loss", window_loss },
 };
 
 int usage()
