@@ -37,6 +37,7 @@
 
 #include "epoch.h"
 #include "export_internal.h"
+#include "fabric.h"
 #include "partition.h"
 #include "remote.h"
 #include "xpmem_internal.h"
@@ -624,13 +625,46 @@ u64 xpmem_export_quarantined(u32 peer)
 	return pages;
 }
 
-static bool drop_all(const struct xpmem_export *e, const void *arg)
-{
-	return true;
-}
-
-/* Module unload: no peer is served any more; what is left goes. */
+/*
+ * Module unload, after we left the fabric (partition.c, leave_for_unload):
+ * no peer is served any more.  The exports go; their pins are what peers
+ * may still map, since nothing acknowledged them in time (an unloadable
+ * module has no segment left, so every export left is quarantined): a page
+ * returned to the allocator could be reused under a peer's mapping (I1).
+ * Those pages stay pinned for ever, on purpose, and are logged.
+ */
 void xpmem_export_exit(void)
 {
-	release_where(drop_all, NULL);
+	static u64 kept[XPMEM_FABRIC_MAX_PARTITIONS];	/* by peer; exit runs once */
+	struct xpmem_export *e;
+	struct hlist_node *tmp;
+	LIST_HEAD(gone);
+	u64 total = 0;
+	int bkt;
+	u32 p;
+
+	mutex_lock(&xpmem_export_lock);
+	hash_for_each_safe(exports, bkt, tmp, e, token_link) {
+		if (e->npins) {
+			/* Forgotten, not unpinned: the pins are never dropped. */
+			if (e->peer < XPMEM_FABRIC_MAX_PARTITIONS)
+				kept[e->peer] += e->npins;
+			total += e->npins;
+			xpmem_count(pinned_pages, -(s64)e->npins);
+			xa_destroy(&e->pins);
+			e->npins = 0;
+		}
+		xpmem_export_unlink(e);
+		list_add(&e->seg_link, &gone);
+	}
+	mutex_unlock(&xpmem_export_lock);
+	while (!list_empty(&gone)) {
+		e = list_first_entry(&gone, struct xpmem_export, seg_link);
+		list_del(&e->seg_link);
+		xpmem_export_put(e);
+	}
+	for (p = 0; total && p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
+		if (kept[p])
+			pr_warn("xpmem: unloading: partition %u may still map %llu pages of ours: they stay pinned for ever\n",
+				p, kept[p]);
 }

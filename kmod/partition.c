@@ -39,6 +39,7 @@
  * place through each plain window tells which window is whose, whatever
  * the slot order.
  */
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/kobject.h>
 #include <linux/kthread.h>
@@ -850,8 +851,8 @@ static void peer_init(struct peer_thread *pt, u32 p)
  * incarnation at their next tick and drop their mappings of our memory),
  * our requests fail, our mappings of peers' memory go (our attachers get
  * SIGBUS) and what peers may still map of ours is quarantined until every
- * live peer acknowledged our next epoch (release_self_quarantine), or the
- * module unloads.  No core call after this: the region is about to go.
+ * live peer acknowledged our next epoch (release_self_quarantine); at unload
+ * they stay pinned for ever.  No core call after this: the region may go.
  */
 static void leave(u32 reason)
 {
@@ -1037,6 +1038,47 @@ err:
 	return err;
 }
 
+/* Pages quarantined for any peer: pins a peer may still map. */
+static u64 quarantined_pages(void)
+{
+	u64 pages = 0;
+	u32 p;
+
+	for (p = 0; p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
+		pages += part.ops->quarantined(p);
+	return pages;
+}
+
+/*
+ * Unload with the fabric still ours.  What peers may still map of ours is
+ * quarantined (an unloadable module has no segment left, so no live
+ * export): each quarantine ends as at run time, when the fenced peer comes
+ * back under a new epoch or, for our own fence, once we are UP again and
+ * every live peer acknowledged it; the rescan thread still runs, so those
+ * get a bounded time (dead_ms + fault_ms) to end.  Then we leave: our word
+ * says DEAD (disconnect) and every peer fences us at its next tick instead
+ * of after dead_ms.  What is still pinned after that is kept pinned for ever
+ * by the export layer's exit (I1): nothing acknowledged it.
+ */
+static void leave_for_unload(void)
+{
+	u64 deadline = ktime_get_ns() + xpmem_ms_to_ns(READ_ONCE(xpmem_dead_ms)) +
+		       xpmem_ms_to_ns(READ_ONCE(xpmem_fault_ms));
+	u64 pages = quarantined_pages();
+
+	lockdep_assert_held(&part.life);
+	if (pages)
+		pr_info("xpmem: unloading: waiting up to %u ms for %llu quarantined pages to be released\n",
+			READ_ONCE(xpmem_dead_ms) + READ_ONCE(xpmem_fault_ms), pages);
+	while (pages && ktime_get_ns() < deadline) {
+		msleep(20);
+		pages = quarantined_pages();
+	}
+	mutex_lock(&part.lock);
+	leave(XP_R_DISCONNECT);
+	mutex_unlock(&part.lock);
+}
+
 void xpmem_partition_exit(void)
 {
 	if (!part.tag_page)
@@ -1047,10 +1089,15 @@ void xpmem_partition_exit(void)
 	 * tag page: nothing to do.
 	 */
 	mutex_lock(&part.life);
+	if (!part.detached)
+		leave_for_unload();
 	xpmem_partition_sysfs_exit();
 	xpmem_doorbell_stop();		/* both idempotent: done if unbound */
 	stop_threads();
-	/* No thread serves peers any more: what they still hold goes now. */
+	/*
+	 * No thread serves peers any more, and we left: what no peer can map
+	 * goes now, the rest stays pinned (export.c).
+	 */
 	part.ops->exit();
 	kfree(part.peers);
 	kvfree(part.chans);

@@ -187,7 +187,10 @@ struct xpmem_partition_ops {
 	 * the fabric mutex.
 	 */
 	void (*window_lost)(u32 peer);
-	/* Module unload, no thread serving peers any more. */
+	/*
+	 * Module unload, after we left, no thread serving peers any more:
+	 * exports go, their pins stay pinned for ever (nobody acknowledged).
+	 */
 	void (*exit)(void);
 };
 extern const struct xpmem_partition_ops xpmem_remote_partition_ops;
