@@ -39,8 +39,8 @@ check() { # NAME CMD...
 # An abort (set -u, a helper's exit) keeps its non-zero status.
 trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
-# more): 35 checks, then kernel log and rmmod per partition.
-echo "PLAN $((35 + 2 * n))"
+# more): 37 checks, then kernel log and rmmod per partition.
+echo "PLAN $((37 + 2 * n))"
 
 for p in export attach pressure fanout getrace fuse; do
 	[ -x "$bin/xpmem-xpart-$p" ] || { fail "${bin#"$repo"/}/xpmem-xpart-$p is not built"; exit 1; }
@@ -667,6 +667,12 @@ check "remote: unbind 1's fabric device under reads and a shootdown: reader gets
 	unbind_under_traffic
 check "remote: bind 1's fabric device again: UP under a new epoch, quarantine released, pattern both ways, nothing leaked" \
 	rebind_after_unbind
+
+# ---- rmmod while peers are UP (unbind-lib.sh) ------------------------------------
+check "remote: rmmod in 0 refused under a live exporter; once it exits, rmmod announces: 1 and 2 fence 0 for disconnect, not after dead_ms" \
+	rmmod_announced
+check "remote: rmmod in 0 with pages quarantined for a stopped 1: kept pinned, frames keep 1's canaries under pressure; 0 restarts" \
+	rmmod_keeps_quarantine
 
 # ---- every partition clean -------------------------------------------------------
 for ((p = 0; p < n; p++)); do

@@ -225,3 +225,145 @@ window_rebind() {
 	return $r
 }
 
+# ---- rmmod while peers are UP -------------------------------------------------
+# Issue 10 (unbind, item 2).  `rmmod xpmem` in 0 is refused while a process
+# there has /dev/xpmem open or an attachment (the module is in use), so it
+# never runs under a live export: what peers may still map at unload is only
+# what 0 quarantined.  What must hold: the unload announces itself (0's word
+# says DEAD, disconnect: peers fence 0 at their next tick, not after
+# dead_ms), and a quarantined page is never returned to the allocator (kept
+# pinned for ever, logged).  Before the unload left the fabric, 1 and 2
+# fenced 0 for its heartbeat after dead_ms; before it kept quarantined pins,
+# they were unpinned at unload and the frames reused under pressure.
+# A partition's agent runs one command at a time: what must happen while a
+# program runs there is done by one guest script.
+
+# In partition 0: an exporter, rmmod under it, the exporter killed, rmmod.
+# shellcheck disable=SC2016  # expanded in the guest
+rmmod_guest_script='
+bin=$1
+"$bin/xpmem-xpart-export" owner-death --hold-ms 300000 >/tmp/rmmod.exp 2>&1 &
+exp=$!
+i=0
+until grep -q "^segids " /tmp/rmmod.exp; do
+	i=$((i + 1))
+	[ $i -ge 600 ] && { echo "the exporter printed no segids"; break; }
+	sleep 0.1
+done
+grep "^segids " /tmp/rmmod.exp
+busybox rmmod xpmem
+echo "rmmod under the exporter: status $?"
+grep -q "^xpmem " /proc/modules && echo "module still loaded"
+kill $exp
+wait $exp
+busybox rmmod xpmem
+echo "rmmod status $? at_ms $(awk "{ printf \"%d\", \$1 * 1000 }" /proc/uptime)"
+'
+
+rmmod_announced() {
+	local t0 ms r=0 v p
+	# 1 and 2 would fence 0 for its heartbeat only after 10 s.
+	xctl 1 set dead_ms 10000 && xctl 2 set dead_ms 10000 || return 1
+	"$lab" exec 0 --timeout 120 -- sh -c "$rmmod_guest_script" rmmod "$bin" \
+		>"$logs/rmmod.guest" 2>&1 || { echo "the run in 0 failed or hung"; r=1; }
+	t0=$(now_ms)
+	cat "$logs/rmmod.guest"
+	grep -q '^rmmod under the exporter: status [1-9]' "$logs/rmmod.guest" &&
+		grep -q '^module still loaded' "$logs/rmmod.guest" ||
+		{ echo "rmmod was not refused under a live exporter"; r=1; }
+	grep -q '^rmmod status 0 ' "$logs/rmmod.guest" || { echo "rmmod failed"; r=1; }
+	for p in 1 2; do
+		ms=$(wait_state "$p" 0 DEAD 20000) || r=1
+		v=$(view "$p")
+		echo "$p saw 0 DEAD within ${ms:-?} ms of the rmmod's return reaching the host (dead_ms 10000): $(grep '^0 ' <<<"$v")"
+		[ "$(field "$v" 0 5)" = disconnect ] ||
+			{ echo "$p fenced 0 for $(field "$v" 0 5), not disconnect: the unload was not announced"; r=1; }
+	done
+	echo "both saw it $(($(now_ms) - t0)) ms after the guest run returned"
+	"$lab" exec 0 --timeout 30 -- sh -c "dmesg | grep -E 'xpmem.*(leaves|unloading)'"
+	xctl 1 set dead_ms 1000 && xctl 2 set dead_ms 1000 || r=1
+	# The module again in 0: it rejoins under a new epoch.
+	"$lab" exec 0 --timeout 60 -- busybox insmod "$LAB_MODULE" || { echo "insmod failed"; return 1; }
+	wait_state 1 0 UP 60000 >/dev/null && wait_state 0 1 UP 60000 >/dev/null &&
+		wait_state 0 2 UP 60000 >/dev/null && wait_state 2 0 UP 60000 >/dev/null || r=1
+	xctl 0 set inval_ms 1000 && xctl 0 set fault_ms 1000 || r=1
+	"$lab" dmesg-check 0 || r=1
+	return $r
+}
+
+# In partition 1: the canary attacher; once 0's INVALIDATE is in service
+# (1 sleeps in it), say so and wait for the attacher.
+# shellcheck disable=SC2016  # expanded in the guest
+quarantine_guest_script='
+bin=$1 ctl=$2
+"$bin/xpmem-xpart-attach" canary "$3" "$4" --hold-ms 20000 >/tmp/rq.att 2>&1 &
+att=$!
+in_service() {
+	"$ctl" stats | awk "\$1 == \"invalidates_in_service\" { print \$2 }"
+}
+i=0
+until [ "$(in_service)" -ge 1 ] 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -ge 600 ] && { echo "no INVALIDATE in service"; break; }
+	sleep 0.1
+done
+echo "attacher: $(cat /tmp/rq.att)"
+echo "in service: $(in_service)"
+wait $att
+echo "attacher exit $?"
+'
+
+# 0 quarantines 1's pins (1 stopped inside 0's INVALIDATE, fenced for
+# its heartbeat), then unloads: the pins must stay, the frames keep 1's canaries
+# under memory pressure; 1, continued, sees 0 gone for disconnect.
+rmmod_keeps_quarantine() {
+	local t0 q r=0 v i g
+	# 0 would fence 1 at inval_ms 10 s: 1 is stopped well before, while
+	# it holds the INVALIDATE, and fenced for its heartbeat meanwhile.
+	xctl 1 inject delay_invalidate_ms 60000 && xctl 0 set inval_ms 10000 || return 1
+	start_exporter rmmod-canary 0 canary || { wait "$EXP_PID"; return 1; }
+	# shellcheck disable=SC2086  # SEGIDS are two words
+	"$lab" exec 1 --timeout 300 -- sh -c "$quarantine_guest_script" quarantine "$bin" \
+		"$xpmemctl" $SEGIDS >"$logs/quarantine.guest" 2>&1 &
+	g=$!
+	for ((i = 0; i < 900; i++)); do
+		grep -q '^in service' "$logs/quarantine.guest" && break
+		kill -0 "$g" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q '^in service: [1-9]' "$logs/quarantine.guest" ||
+		{ echo "1 never held 0's INVALIDATE"; cat "$logs/quarantine.guest"; r=1; }
+	# 1 stopped while it holds 0's INVALIDATE: 0 fences it (heartbeat).
+	"$lab" stop 1 || r=1
+	finish_exporter rmmod-canary || r=1
+	wait_state 0 1 DEAD 10000 >/dev/null || r=1
+	q=$(field "$(view 0)" 1 7)
+	echo "0 quarantined ${q:-?} pages for 1"
+	[ "${q:-0}" -gt 0 ] || r=1
+	t0=$(now_ms)
+	"$lab" exec 0 --timeout 60 -- busybox rmmod xpmem || { echo "rmmod failed"; r=1; }
+	echo "rmmod in 0 took $(($(now_ms) - t0)) ms (1 stopped: its quarantine cannot end)"
+	"$lab" exec 0 --timeout 30 -- sh -c "dmesg | grep -E 'xpmem.*(leaves|unloading)'"
+	"$lab" exec 0 --timeout 30 -- sh -c "dmesg | grep -q 'stay pinned for ever'" ||
+		{ echo "0 logged no pages kept pinned"; r=1; }
+	"$lab" exec 0 --timeout 300 -- "$bin/xpmem-xpart-pressure" 48 || r=1
+	frames_hold_canaries "$logs/rmmod-canary.exp" "$(ram_of 0)" || r=1
+	"$lab" cont 1 || r=1
+	wait "$g"
+	cat "$logs/quarantine.guest"
+	wait_state 1 0 DEAD 30000 >/dev/null || r=1
+	v=$(view 1)
+	echo "partition 1: $(grep '^0 ' <<<"$v")"
+	[ "$(field "$v" 0 5)" = disconnect ] ||
+		{ echo "1 fenced 0 for $(field "$v" 0 5), not disconnect"; r=1; }
+	xctl 1 inject delay_invalidate_ms 0 >/dev/null || r=1
+	"$lab" exec 1 --timeout 30 -- sh -c "dmesg | grep -E 'xpmem.*(fenced|partition 0)' | tail -n 5"
+	# A fresh boot of 0 drops the pages kept for ever.
+	"$lab" restart 0 >"$logs/rmmod-restart.log" 2>&1 || { cat "$logs/rmmod-restart.log"; return 1; }
+	wait_state 1 0 UP 60000 >/dev/null && wait_state 0 1 UP 60000 >/dev/null &&
+		wait_state 0 2 UP 60000 >/dev/null || r=1
+	xctl 0 set inval_ms 1000 && xctl 0 set fault_ms 1000 || r=1
+	pair after-unload 0 1 pattern || r=1
+	"$lab" dmesg-check 1 || r=1
+	return $r
+}
