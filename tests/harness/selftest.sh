@@ -8,7 +8,9 @@
 #  - meson-results.py fails when no meson test log exists or it is empty;
 #  - the lab library's verdicts (tools/lab/xpmemlab/suite.py) fail a check
 #    that raises, and a SIGTERM mid-check leaves a PLAN shortfall
-#    (suite-selftest.py).
+#    (suite-selftest.py);
+#  - the bash suites' verdicts (tools/lab/verdicts.sh) exit non-zero after a
+#    failed check or an abort, and power the lab off.
 # Runs on the host in the unit suite; exits non-zero at the first surprise.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,4 +55,19 @@ expect 1 "meson-results fails without a log" python3 "$here/meson-results.py" "$
 expect 1 "meson-results fails on an empty log" python3 "$here/meson-results.py" "$tmp/empty.json" "$tmp/none.xml"
 expect 0 "suite.py: checks that raise fail, selection skips, SIGTERM is a PLAN shortfall" \
 	python3 "$here/suite-selftest.py"
+
+# tools/lab/verdicts.sh (the bash suites' verdicts) against a stub lab: a
+# failed check or an abort exits non-zero, and the lab is powered off.
+mkdir -p "$tmp/repo/tools"
+printf '#!/bin/sh\necho "$@" >>"%s"\n' "$tmp/lab-calls" >"$tmp/repo/tools/xpmem-lab"
+chmod +x "$tmp/repo/tools/xpmem-lab"
+suite() { # WANT WHAT BODY
+	rm -f "$tmp/lab-calls"
+	expect "$1" "verdicts.sh: $2" bash -c 'set -u; LAB_REPO=$1; . "$2"
+		verdicts_init t "$3/log" /dev/null; plan 2; '"$3" x "$tmp/repo" "$repo/tools/lab/verdicts.sh" "$tmp"
+	expect 0 "verdicts.sh: $2: the lab powered off" grep -qx down "$tmp/lab-calls"
+}
+suite 0 "two checks pass" 'check a true; check b true'
+suite 1 "a failed check exits 1" 'check a false; check b true'
+suite 1 "an abort (set -u) keeps a non-zero status" 'check a true; echo "$nothing"; check b true'
 exit $bad

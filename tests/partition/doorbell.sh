@@ -20,24 +20,17 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$repo/tools/lab/common.sh"
 n=2
 logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}
-failed=0
 mkdir -p "$logs"
 # shellcheck source=remote-lib.sh
 . "$repo/tests/partition/remote-lib.sh"
 log=$logs/doorbell.log
 : >"$log"
 
-pass() { echo "PASS partition: doorbell: $*"; }
-fail() { echo "FAIL partition: doorbell: $*"; failed=1; }
-check() { # NAME CMD...
-	local name=$1
-	shift
-	echo "==== $name" >>"$log"
-	if "$@" >>"$log" 2>&1; then pass "$name"; else fail "$name"; fi
-}
-trap 'rc=$?; "$lab" down >"$logs/doorbell-down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
+# shellcheck source=../../tools/lab/verdicts.sh
+. "$repo/tools/lab/verdicts.sh"
+verdicts_init "partition: doorbell" "$log" "$logs/doorbell-down.log"
 # The verdicts this script prints (tests/run fails a suite printing fewer or more).
-echo "PLAN 11"
+plan 11
 
 # "PEER KIND" for every peer partition P lists, from xpmemctl --json.
 doorbells() { # P

@@ -28,21 +28,14 @@ logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}/highmem
 # shellcheck source=remote-lib.sh
 . "$repo/tests/partition/remote-lib.sh"
 n=2
-failed=0
 rm -rf "$logs"
 mkdir -p "$logs"
 log=$logs/highmem.log
 
-pass() { echo "PASS highmem: $*"; }
-fail() { echo "FAIL highmem: $*"; failed=1; }
-check() { # NAME CMD...
-	local name=$1
-	shift
-	echo "==== $name" >>"$log"
-	if "$@" >>"$log" 2>&1; then pass "$name"; else fail "$name (${logs#"$repo"/}/highmem.log)"; fi
-}
-trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
-echo "PLAN $((5 + 2 * n))"
+# shellcheck source=../../tools/lab/verdicts.sh
+. "$repo/tools/lab/verdicts.sh"
+verdicts_init highmem "$log" "$logs/down.log"
+plan "$((5 + 2 * n))"
 
 [ -x "$bin/xpmem-xpart-export" ] || { fail "${bin#"$repo"/} is not built"; exit 1; }
 "$lab" down >/dev/null 2>&1

@@ -24,33 +24,21 @@ lab=$repo/tools/xpmem-lab
 probe=$LAB_BUILD/tests/partition/xpmem-partition-probe
 n=${XPMEM_PARTITION_N:-3}
 logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}
-failed=0
 mkdir -p "$logs"
-
-pass() { echo "PASS partition: $*"; }
-fail() { echo "FAIL partition: $*"; failed=1; }
-check() { # NAME CMD...: one verdict from a command's status
-	local name=$1
-	shift
-	if "$@" >>"$logs/checks.log" 2>&1; then pass "$name"; else fail "$name"; fi
-}
+# shellcheck source=../../tools/lab/verdicts.sh
+. "$repo/tools/lab/verdicts.sh"
+verdicts_init partition "$logs/checks.log" "$logs/down.log"
 slot() { printf '0000:00:%02x.0' $((16 + $1)); } # partition Q's window (tools/lab/vm.sh)
 ram_of() { if [ "$1" = 0 ]; then echo "$LAB_RUN/ram"; else echo "$LAB_RUN/p$1/ram"; fi; }
 # fabricd's counter for id P: field rung | delivered | dropped | connects
 counter() { "$lab" fabric stats 2>/dev/null | awk -v id="$1" -v k="$2" \
 	'$1 == "id" && $2 == id { for (i = 3; i < NF; i++) if ($i == k) print $(i + 1) }'; }
 
-# An abort (set -u, a helper's exit) keeps its non-zero status.
-finish() { # STATUS
-	"$lab" down >"$logs/down.log" 2>&1
-	[ "$1" = 0 ] && [ $failed = 0 ]
-}
-trap 'finish $?; exit $?' EXIT
 # The verdicts this script prints (tests/run fails a suite printing fewer or
 # more): up; devices per partition; windows a -> b, a != b; three doorbell
 # checks, status --json, six kill/restart checks, stop/cont; cut; a region
 # of 80 slots; kernel log per partition; down.
-echo "PLAN $((1 + n + n * (n - 1) + 11 + 1 + 1 + n + 1))"
+plan "$((1 + n + n * (n - 1) + 11 + 1 + 1 + n + 1))"
 
 [ -x "$probe" ] || { fail "${probe#"$repo"/} is not built"; exit 1; }
 [ -x "$LAB_FABRICD" ] || { fail "${LAB_FABRICD#"$repo"/} is not built"; exit 1; }

@@ -20,18 +20,16 @@ logs=${XPMEM_PARTITION_LOGS:-$LAB_DIR/logs/partition}/soak
 . "$repo/tests/partition/remote-lib.sh"
 n=3
 rounds=${XPMEM_SOAK_ROUNDS:-20}
-failed=0
 rm -rf "$logs"
 mkdir -p "$logs"
 log=$logs/soak.log
 
-pass() { echo "PASS soak: $*"; }
-fail() { echo "FAIL soak: $*"; failed=1; }
-# An abort (set -u, a helper's exit) keeps its non-zero status.
-trap 'rc=$?; "$lab" down >"$logs/down.log" 2>&1; [ $rc = 0 ] && rc=$failed; exit $rc' EXIT
+# shellcheck source=../../tools/lab/verdicts.sh
+. "$repo/tools/lab/verdicts.sh"
+verdicts_init soak "$log" "$logs/down.log"
 # The verdicts this script prints (tests/run fails a suite printing fewer or
 # more): the rounds, the killed consoles, kernel log and rmmod per partition.
-echo "PLAN $((2 + 2 * n))"
+plan "$((2 + 2 * n))"
 
 [ -x "$bin/xpmem-xpart-export" ] || { fail "${bin#"$repo"/} is not built"; exit 1; }
 "$lab" down >/dev/null 2>&1
