@@ -607,7 +607,10 @@ void xpmem_import_invalidate(u32 peer, const struct xp_msg *m)
 	xpmem_segment_put(seg);
 }
 
-/* @peer was fenced: its proxies answer SIGBUS, their mappings go. */
+/*
+ * @peer was fenced: its proxies answer SIGBUS, their mappings go.  Called
+ * under part.lock: the zaps run apart (xpmem_zap_attachers_fenced).
+ */
 void xpmem_import_peer_dead(u32 peer)
 {
 	struct xpmem_import *imp;
@@ -620,7 +623,7 @@ void xpmem_import_peer_dead(u32 peer)
 		WRITE_ONCE(imp->dead, true);
 		mutex_lock(&imp->seg->lock);
 		mutex_unlock(&imp->seg->lock);
-		xpmem_zap_attachers(imp->seg, imp->seg->start, imp->seg->end);
+		xpmem_zap_attachers_fenced(imp->seg, imp->seg->start, imp->seg->end);
 	}
 	mutex_unlock(&import_lock);
 }

@@ -150,8 +150,9 @@ static void zap_here(struct xpmem_segment *seg, unsigned long start,
  *
  * The OOM reaper's non-blockable callback zaps nothing (it refuses while
  * any attachment exists).  Zaps from outside any callback (REMOVE, a
- * context's teardown, a remote INVALIDATE in the invalidation thread, a
- * fence seen by the peer threads) run in their own task, as before.
+ * context's teardown, a remote INVALIDATE in the invalidation thread) run
+ * in their own task, as before.  A fenced peer's proxies are zapped apart
+ * wherever the fence is seen (xpmem_zap_attachers_fenced, below).
  */
 static struct workqueue_struct *zap_wq;
 
@@ -184,19 +185,42 @@ static void zap_apart(struct xpmem_segment *seg, unsigned long start,
 	destroy_work_on_stack(&zw.work);
 }
 
-void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
-			 unsigned long end)
+static void zap_attachers(struct xpmem_segment *seg, unsigned long start,
+			  unsigned long end, bool apart)
 {
 	u64 t0 = xpmem_hist_now(), ns;
 
 	trace_xpmem_invalidate_start(seg->segid, start, end);
-	if (marked(&notifying))
+	if (apart)
 		zap_apart(seg, start, end);
 	else
 		zap_here(seg, start, end);
 	ns = xpmem_hist_elapsed(t0);
 	xpmem_hist_record(XPMEM_HIST_LOCAL_SHOOTDOWN, ns);
 	trace_xpmem_invalidate_end(seg->segid, start, end, ns);
+}
+
+void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
+			 unsigned long end)
+{
+	zap_attachers(seg, start, end, marked(&notifying));
+}
+
+/*
+ * A fenced peer's proxies: the partition layer calls its fence handlers
+ * under part.lock (xpmem_import_peer_dead also holds import_lock), from the
+ * rescan and peer threads, our own self-fence, or a callback's deadline.
+ * Our callbacks take part.lock (post_invalidate), and lockdep counts every
+ * callback as taken inside the i_mmap_rwsem of any zap, so a zap under
+ * part.lock closes i_mmap_rwsem -> notifier -> part.lock -> i_mmap_rwsem
+ * (the debug kernel reported it at a self-fence in remote.sh).  It runs
+ * apart, as from a callback: the worker needs none of the waiter's locks
+ * (Zaps apart, above).
+ */
+void xpmem_zap_attachers_fenced(struct xpmem_segment *seg, unsigned long start,
+				unsigned long end)
+{
+	zap_attachers(seg, start, end, true);
 }
 
 /* zap_vma_ptes() of an attachment range, marked like xpmem_zap_attachers(). */

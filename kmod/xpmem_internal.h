@@ -124,6 +124,8 @@ int xpmem_invalidate_init(void);
 void xpmem_invalidate_exit(void);
 void xpmem_zap_attachers(struct xpmem_segment *seg, unsigned long start,
 			 unsigned long end);
+void xpmem_zap_attachers_fenced(struct xpmem_segment *seg, unsigned long start,
+				unsigned long end);
 void xpmem_zap_vma(struct vm_area_struct *vma, unsigned long start,
 		   unsigned long end);
 
