@@ -10,7 +10,7 @@ LAB_PACKAGES=(qemu-system-x86 meson ninja-build gcc g++ make busybox-static cpio
 # the rxe provider, and the verbs/rdma_cm reference tool in tools/bench;
 # spin checks the protocol's model (tests/model/, docs/model.md); clang builds
 # the transport's libFuzzer target (tests/fuzz-transport, the fuzz suite);
-# libfuse3 is the FUSE daemon of remote.sh's stuck-fault check
+# libfuse3 is the FUSE daemon of remote.py's stuck-fault check
 # (xpmem-xpart-fuse).
 
 lab_apt() {

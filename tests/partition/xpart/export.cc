@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // export.cc - xpmem-xpart-export: the exporter half of the cross-partition
-// scenarios (tests/partition/remote.sh runs it in partition 0, the attacher
+// scenarios (tests/partition/remote.py runs it in partition 0, the attacher
 // in partition 1; both can also run in one partition).
 //
 //   xpmem-xpart-export SCENARIO [--pages N] [--arm-before-munmap SPEC]

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * pressure.c - xpmem-xpart-pressure: allocate and write most of this
- * partition's available memory, then free it.  remote.sh runs it in the
+ * partition's available memory, then free it.  remote.py runs it in the
  * owner's partition after a peer died mid-invalidate: if the module had
  * freed the quarantined pages, the page allocator would hand them out here
  * and the writes (or the zeroing before them) would wipe the canaries the

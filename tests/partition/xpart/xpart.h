@@ -14,7 +14,7 @@
 // its failed word, so that the other stops waiting at once and the run
 // ends with the first error rather than a timeout.
 //
-// Output is line-oriented for tests/partition/remote.sh: "key value ..."
+// Output is line-oriented for tests/partition/remote.py: "key value ..."
 // facts, then "PASS scenario" or "FAIL scenario: why" and exit status 0/1.
 #ifndef XPMEM_XPART_H
 #define XPMEM_XPART_H

@@ -2,7 +2,7 @@
 """xpmemlab.kmi - kill partitions in the middle of an invalidation or a fault.
 
 The one implementation, used by the scenario suite, the remote demo, the
-remote benchmark and (through tests/partition/kmi.py) remote.sh and
+remote benchmark and (through tests/partition/kmi.py) remote.py and
 soak.sh.  kill_owner_mid_fault() kills an owner's partition while an
 attacher's FAULT is in flight, confirmed by the attacher's partition table
 (its `inflight` count for the owner), the owner's fault service stalled
