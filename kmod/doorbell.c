@@ -22,6 +22,7 @@
 #include "doorbell.h"
 #include "fabric.h"
 #include "partition.h"
+#include "xpmem_internal.h"
 
 static char *doorbell_mode = "msix";
 module_param_named(doorbell, doorbell_mode, charp, 0444);
@@ -157,10 +158,14 @@ void xpmem_doorbell_stop(void)
 int xpmem_doorbell_ring(u32 peer, u32 self)
 {
 	const struct xpmem_doorbell_provider *p;
+	int err;
 
 	switch (db.mode) {
 	case XPMEM_DB_MSIX:
-		return xpmem_fabric_ring(peer, self);
+		err = xpmem_fabric_ring(peer, self);
+		if (!err)
+			xpmem_count(doorbells_sent, 1);
+		return err;
 	case XPMEM_DB_RDMA:
 		/*
 		 * Not carried (no connection yet or any more, send queue
@@ -169,8 +174,10 @@ int xpmem_doorbell_ring(u32 peer, u32 self)
 		 */
 		rcu_read_lock();
 		p = rcu_dereference(db.provider);
-		if (p)
+		if (p) {
 			p->ring(peer);
+			xpmem_count(doorbells_sent, 1);
+		}
 		rcu_read_unlock();
 		break;
 	}

@@ -128,6 +128,7 @@ static void part_doorbell(unsigned int vector, void *data)
 	u32 p;
 
 	trace_xpmem_doorbell_received(vector, 0);
+	xpmem_count(doorbells_received, 1);
 	atomic64_inc(&part.doorbell_gen);
 	wake_up(&part.completion_wq);
 	if (!READ_ONCE(part.joined))

@@ -197,19 +197,38 @@ class Membership(suite.Suite):
                 if src != dst:
                     self.say(f'PING {src} -> {dst}: {self.ping(src, dst)} ns')
 
+    def module_doorbells(self, part):
+        """The module's own counts: (doorbells_sent, doorbells_received)."""
+        c = self.lab.counters(part)
+        return int(c['doorbells_sent']), int(c['doorbells_received'])
+
     def doorbells_arrive(self):
         """A PING to p is a doorbell rung at p: p's count grows (MSI-X,
-        RDMA); polled, no doorbell arrives at all."""
+        RDMA), and so do the modules' own counters (`xpmemctl stats`):
+        the pinger's doorbells_sent, p's doorbells_received; polled, no
+        doorbell is sent or arrives at all."""
         for p in range(N):
+            src = (p + 1) % N
             before = self.doorbells_received(p)
-            self.ping((p + 1) % N, p)
+            sent0, _ = self.module_doorbells(src)
+            _, recv0 = self.module_doorbells(p)
+            self.ping(src, p)
             after = self.doorbells_received(p)
-            self.say(f'partition {p}: {self.doorbell} doorbells received {before} -> {after}')
+            sent1, _ = self.module_doorbells(src)
+            _, recv1 = self.module_doorbells(p)
+            self.say(f'partition {p}: {self.doorbell} doorbells received {before} -> {after}; '
+                     f'module counters: {src} sent {sent0} -> {sent1}, {p} received '
+                     f'{recv0} -> {recv1}')
             if self.doorbell == 'poll':
-                expect(after == 0, f'partition {p} polls, yet received {after} doorbells')
+                expect(after == 0 and sent1 == 0 and recv1 == 0,
+                       f'partition {p} polls, yet doorbells received {after}, module counters '
+                       f'{src} sent {sent1}, {p} received {recv1}')
             else:
                 expect(after > before, f'partition {p}: doorbells received {before} -> '
                        f'{after} across a PING to it')
+                expect(sent1 > sent0 and recv1 > recv0,
+                       f'module counters across a PING {src} -> {p}: {src} doorbells_sent '
+                       f'{sent0} -> {sent1}, {p} doorbells_received {recv0} -> {recv1}')
 
     def doorbells_shown(self):
         """xpmemctl --json partitions in every partition: each live peer
