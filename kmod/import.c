@@ -650,7 +650,12 @@ void xpmem_import_window_lost(u32 peer)
 		atomic_inc(&imp->gen);
 		mutex_lock(&imp->seg->lock);
 		mutex_unlock(&imp->seg->lock);
-		xpmem_zap_attachers(imp->seg, imp->seg->start, imp->seg->end);
+		/*
+		 * Apart, as a fence's zaps: under import_lock a zap here would
+		 * close i_mmap_rwsem -> part.lock -> import_lock ->
+		 * i_mmap_rwsem (xpmem_zap_attachers_fenced).
+		 */
+		xpmem_zap_attachers_fenced(imp->seg, imp->seg->start, imp->seg->end);
 	}
 	mutex_unlock(&import_lock);
 }
