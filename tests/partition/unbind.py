@@ -432,6 +432,12 @@ class Unbind:
             lab.wait_state(p, q, 'UP', 60)
         lab.set_tunable(0, 'inval_ms', 1000)
         lab.set_tunable(0, 'fault_ms', 1000)
+        # 1's invalidation thread sleeps out the injected 60 s on the old
+        # INVALIDATE whatever the knob says now; a pattern run before it is
+        # done gets its INVALIDATE served late, 0 fences 1 for the timeout
+        # and 1's attacher reads the old (quarantined) frames until 1 sees
+        # it: seen once, munmap_ms 1013 and a stale word, then SIGBUS.
+        lab.wait_counter(1, 'invalidates_in_service', 0, 120)
         s.pair('after-unload', 0, 1, 'pattern')
         s.log_clean(1)
 
