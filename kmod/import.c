@@ -608,10 +608,16 @@ void xpmem_import_invalidate(u32 peer, const struct xp_msg *m)
 }
 
 /*
- * @peer was fenced: its proxies answer SIGBUS, their mappings go.  Called
- * under part.lock: the zaps run apart (xpmem_zap_attachers_fenced).
+ * Every live proxy of @peer loses its mappings.  @dead: the peer was fenced,
+ * the proxies answer SIGBUS from now on; otherwise (its window went) their
+ * generation moves, so a fault holding an answer translated before asks
+ * again.  A fault that passed its check finishes installing first
+ * (seg->lock), then the attachments are zapped.  The zaps run apart
+ * (xpmem_zap_attachers_fenced): our callers may hold part.lock, and under
+ * import_lock a zap would close i_mmap_rwsem -> part.lock -> import_lock ->
+ * i_mmap_rwsem.
  */
-void xpmem_import_peer_dead(u32 peer)
+static void zap_peer_proxies(u32 peer, bool dead)
 {
 	struct xpmem_import *imp;
 	int bkt;
@@ -620,7 +626,10 @@ void xpmem_import_peer_dead(u32 peer)
 	hash_for_each(imports, bkt, imp, link) {
 		if (imp->peer != peer || imp->dead)
 			continue;
-		WRITE_ONCE(imp->dead, true);
+		if (dead)
+			WRITE_ONCE(imp->dead, true);
+		else
+			atomic_inc(&imp->gen);
 		mutex_lock(&imp->seg->lock);
 		mutex_unlock(&imp->seg->lock);
 		xpmem_zap_attachers_fenced(imp->seg, imp->seg->start, imp->seg->end);
@@ -628,34 +637,20 @@ void xpmem_import_peer_dead(u32 peer)
 	mutex_unlock(&import_lock);
 }
 
+/* @peer was fenced (called under part.lock): its proxies answer SIGBUS. */
+void xpmem_import_peer_dead(u32 peer)
+{
+	zap_peer_proxies(peer, true);
+}
+
 /*
  * @peer's window went (its device unbound): no frame of it is translated
  * any more (partition.c did that under the fabric mutex before calling).
- * Answers translated through the window before are stale: the generation
- * moves, so a fault that has one asks again (and gets SIGBUS while there is
- * no window); a fault that passed its check finishes installing first
- * (seg->lock), then every attachment of the peer's proxies is zapped.  The
- * proxies stay alive: the owner is not fenced, they UNPIN and RELEASE as
- * usual, and fault again through a window bound later.
+ * The proxies stay alive: the owner is not fenced, they UNPIN and RELEASE
+ * as usual, and fault again through a window bound later (SIGBUS while
+ * there is none).
  */
 void xpmem_import_window_lost(u32 peer)
 {
-	struct xpmem_import *imp;
-	int bkt;
-
-	mutex_lock(&import_lock);
-	hash_for_each(imports, bkt, imp, link) {
-		if (imp->peer != peer || imp->dead)
-			continue;
-		atomic_inc(&imp->gen);
-		mutex_lock(&imp->seg->lock);
-		mutex_unlock(&imp->seg->lock);
-		/*
-		 * Apart, as a fence's zaps: under import_lock a zap here would
-		 * close i_mmap_rwsem -> part.lock -> import_lock ->
-		 * i_mmap_rwsem (xpmem_zap_attachers_fenced).
-		 */
-		xpmem_zap_attachers_fenced(imp->seg, imp->seg->start, imp->seg->end);
-	}
-	mutex_unlock(&import_lock);
+	zap_peer_proxies(peer, false);
 }
