@@ -7,8 +7,9 @@
 #    than its PLAN, none, or exited non-zero without a FAIL line;
 #  - meson-results.py fails when no meson test log exists or it is empty;
 #  - the lab library's verdicts (tools/lab/xpmemlab/suite.py) fail a check
-#    that raises, and a SIGTERM mid-check leaves a PLAN shortfall
-#    (suite-selftest.py);
+#    that raises, and a SIGTERM mid-check leaves a PLAN shortfall; its
+#    closing checks (closing.py) fail a dirty log, missing consoles and a
+#    refused rmmod without a heal (suite-selftest.py);
 #  - the bash suites' verdicts (tools/lab/verdicts.sh) exit non-zero after a
 #    failed check or an abort, and power the lab off.
 # Runs on the host in the unit suite; exits non-zero at the first surprise.
@@ -53,7 +54,7 @@ trap 'rm -rf "$tmp"' EXIT
 expect 1 "meson-results fails without a log" python3 "$here/meson-results.py" "$tmp/none.json" "$tmp/none.xml"
 : >"$tmp/empty.json"
 expect 1 "meson-results fails on an empty log" python3 "$here/meson-results.py" "$tmp/empty.json" "$tmp/none.xml"
-expect 0 "suite.py: checks that raise fail, selection skips, SIGTERM is a PLAN shortfall" \
+expect 0 "suite.py: checks that raise fail, selection skips, SIGTERM is a PLAN shortfall; closing.py fails" \
 	python3 "$here/suite-selftest.py"
 
 # tools/lab/verdicts.sh (the bash suites' verdicts) against a stub lab: a

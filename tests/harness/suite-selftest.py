@@ -7,7 +7,11 @@ must be able to fail, on the host, without a lab:
   - `only` runs the selected checks and those in `always`, the others SKIP;
   - SIGTERM in the middle of a check is caught by no check: the caller's
     `finally` runs, the verdicts left are missing and plan-check.py fails
-    the run.
+    the run;
+  - the closing checks (tools/lab/xpmemlab/closing.py) against a stub lab:
+    a kernel log with a report, fewer killed boots' consoles than asked
+    and a refused rmmod each FAIL, with no heal(); selected by a word in a
+    partial run, they run, and SKIP otherwise.
 Run by tests/harness/selftest.sh (the unit suite); exits non-zero at the
 first surprise.
 """
@@ -55,6 +59,35 @@ def child(mode, logdir):
     return s.failed
 
 
+class StubLab:
+    """Partition 1's kernel log has a report; rmmod is refused in 0."""
+
+    def dmesg_hits(self, part):
+        return ['BUG: stub report'] if part == 1 else []
+
+    def log_check(self, *files):
+        return []
+
+    def run(self, *args, timeout=0, check=True):
+        return (1, '', 'rmmod: Resource temporarily unavailable') if args[1] == 0 else (0, '', '')
+
+
+def closing_child(mode, logdir):
+    from xpmemlab import closing, suite
+    s = suite.Suite('selftest', os.path.join(logdir, 'suite.log'),
+                    only='kernel log' if mode == 'closing-only' else '')
+    healed = []
+    s.heal = lambda: healed.append(1)
+    c = closing.Closing(s, StubLab(), 2, prefix='c: ', consoles=lambda: ['kept'], at_least=2)
+    s.plan(len(c.names) + 1)
+    try:
+        c.run()
+        s.verdict(not healed, 'no heal after a closing check', f'{len(healed)} heals')
+    finally:
+        print('finally ran', file=sys.stderr)
+    return s.failed
+
+
 WANT = {
     'all': ['PLAN 5', 'PASS selftest: one', 'FAIL selftest: two (one is not two)',
             'FAIL selftest: three (the lab said no)',
@@ -66,6 +99,22 @@ WANT = {
              'PASS selftest: heal after each failure (2 heals)'],
     'term': ['PLAN 5', 'PASS selftest: one', 'FAIL selftest: two (one is not two)',
              'FAIL selftest: three (the lab said no)'],
+    'closing': ['PLAN 6', 'PASS selftest: c: partition 0: kernel log clean',
+                'FAIL selftest: c: partition 1: kernel log clean (BUG: stub report)',
+                "FAIL selftest: c: the killed boots' console logs clean "
+                '(1 console logs of killed boots, not 2)',
+                'FAIL selftest: c: partition 0: rmmod xpmem (nothing pinned or leaked) '
+                '(rmmod: Resource temporarily unavailable)',
+                'PASS selftest: c: partition 1: rmmod xpmem (nothing pinned or leaked)',
+                'PASS selftest: no heal after a closing check (0 heals)'],
+    'closing-only': ['PLAN 6', 'PASS selftest: c: partition 0: kernel log clean',
+                     'FAIL selftest: c: partition 1: kernel log clean (BUG: stub report)',
+                     "SKIP selftest: c: the killed boots' console logs clean (partial run)",
+                     'SKIP selftest: c: partition 0: rmmod xpmem (nothing pinned or leaked) '
+                     '(partial run)',
+                     'SKIP selftest: c: partition 1: rmmod xpmem (nothing pinned or leaked) '
+                     '(partial run)',
+                     'PASS selftest: no heal after a closing check (0 heals)'],
 }
 
 
@@ -90,5 +139,6 @@ def parent():
 
 if __name__ == '__main__':
     if len(sys.argv) > 1 and sys.argv[1] == 'child':
-        sys.exit(child(sys.argv[2], sys.argv[3]))
+        run = closing_child if sys.argv[2].startswith('closing') else child
+        sys.exit(run(sys.argv[2], sys.argv[3]))
     sys.exit(parent())

@@ -22,9 +22,9 @@ failure.  After a failed check the lab is healed (every partition running,
 UP, no injection left) so that the next check judges only itself.
 
 XPMEM_MEMBERSHIP_ONLY=WORD[,WORD] runs only the checks whose name holds a
-WORD (the others, and the final checks, say SKIP; the first check always
-runs).  Logs: $XPMEM_PARTITION_LOGS/membership.log (default
-build/lab/logs/partition/).
+WORD (the others say SKIP, and so do the final checks unless a WORD selects
+them: xpmemlab.closing; the first check always runs).  Logs:
+$XPMEM_PARTITION_LOGS/membership.log (default build/lab/logs/partition/).
 """
 
 import json
@@ -37,6 +37,7 @@ sys.dont_write_bytecode = True   # nothing written into the source tree
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, 'tools', 'lab'))
 from xpmemlab import Lab, LabError, now_ms, suite  # noqa: E402
+from xpmemlab.closing import Closing  # noqa: E402
 from xpmemlab.suite import Fail, expect  # noqa: E402
 
 N = 3
@@ -409,44 +410,27 @@ def main():
         ('inject drop_doorbells in 0: PINGs still answered (peers\' rescan)', s.injected_drops),
         ('rogue 2 scribbling its rings: fenced for protocol, 0 and 1 keep working', s.rogue),
     ]
-    finals = [f'partition {p}: kernel log clean' for p in range(N)] + \
-        ['the killed boot\'s console log clean'] + \
-        [f'partition {p}: rmmod xpmem (threads stop, nothing leaked)' for p in range(N)]
-    s.plan(len(checks) + len(finals))
+    closing = Closing(s, lab, N, rmmod='threads stop, nothing leaked',
+                      consoles=lambda: s.killed_consoles,
+                      consoles_name='the killed boot\'s console log clean')
+    s.plan(len(checks) + len(closing.names))
     rc = 1
     try:
-        lab.run('down', timeout=300, check=False)
-        st, out, err = lab.run('up', '-n', N, timeout=900, check=False)
-        with open(os.path.join(logdir, 'membership-up.log'), 'w') as f:
-            f.write(out + err)
+        st = lab.boot(N, os.path.join(logdir, 'membership-up.log'))
         if st != 0:
-            s.not_run([name for name, _ in checks] + finals, f'up -n {N} failed (status {st})')
+            s.not_run([name for name, _ in checks] + closing.names,
+                      f'up -n {N} failed (status {st})')
             return 1
         s.doorbell = s._doorbell_kind()
         s.say(f'doorbell: {s.doorbell}')
         s.run(checks, always=[s.all_up])
-        if s.partial:
-            for name in finals:
-                s.skip(name, 'partial run')
-            return s.failed
-        for p in range(N):
-            st, out, err = lab.run('dmesg-check', p, timeout=120, check=False)
-            s.say(out + err)
-            s.verdict(st == 0, finals[p], (out + err).strip()[:300])
-        hits = lab.log_check(*s.killed_consoles) if s.killed_consoles else ['none kept']
-        s.verdict(not hits, finals[N], '; '.join(hits[:3]))
-        for p in range(N):
-            st, out, err = lab.run('exec', p, '--timeout', 60, '--', 'busybox', 'rmmod', 'xpmem',
-                                   timeout=120, check=False)
-            s.verdict(st == 0, finals[N + 1 + p], (out + err).strip()[:200])
+        closing.run()
         rc = s.failed
     except LabError as e:    # outside any check: the lab itself failed
         s.say(f'lab: {e}')
         print(f'membership.py: {e}', file=sys.stderr)
     finally:
-        st, out, err = lab.run('down', timeout=300, check=False)
-        with open(os.path.join(logdir, 'membership-down.log'), 'w') as f:
-            f.write(out + err)
+        lab.power_off(os.path.join(logdir, 'membership-down.log'))
     return rc
 
 

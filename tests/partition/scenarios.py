@@ -43,6 +43,7 @@ sys.dont_write_bytecode = True   # nothing written into the source tree
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, 'tools', 'lab'))
 from xpmemlab import Lab, Puppet, kmi, now_ms, ram, suite  # noqa: E402
+from xpmemlab.closing import Closing  # noqa: E402
 from xpmemlab.suite import Fail, expect  # noqa: E402
 
 N = 3
@@ -493,8 +494,8 @@ def main():
     lab.module = os.path.join(build, 'kmod', 'xpmem.ko')
     # For working on the suite: XPMEM_SCENARIOS_REUSE=1 uses (and leaves up)
     # a running lab of 3 partitions; XPMEM_SCENARIOS_ONLY=WORD[,WORD] runs
-    # only the checks whose name contains a WORD (the others, and the final
-    # log and rmmod checks, say SKIP).
+    # only the checks whose name contains a WORD (the others say SKIP, and so
+    # do the final log and rmmod checks unless a WORD selects them).
     s = Suite(lab, logdir, os.environ.get('XPMEM_SCENARIOS_ONLY', ''))
     checks = [
         ('scenarios: 3 partitions UP, inval_ms and fault_ms 1000, the in-service gauge exists',
@@ -523,47 +524,24 @@ def main():
     if BIG_PAGES:
         checks.append((f'pressure: memory pressure on 0 during a {BIG_PAGES}-page remote attach: '
                        'data right both ways', s.big_pressure))
-    finals = [f'scenarios: partition {p}: kernel log clean' for p in range(N)] + \
-        ['scenarios: the killed boots\' console logs clean'] + \
-        [f'scenarios: partition {p}: rmmod xpmem (nothing pinned or leaked)' for p in range(N)]
-    s.plan(len(checks) + len(finals))
+    # Puppets a failed scenario left would hold the module: cleared first.
+    closing = Closing(s, lab, N, prefix='scenarios: ', consoles=lambda: s.killed_consoles,
+                      before_rmmod=s.strays)
+    s.plan(len(checks) + len(closing.names))
     rc = 1
     reuse = os.environ.get('XPMEM_SCENARIOS_REUSE') == '1' and lab.nparts() == N
     try:
-        if reuse:
-            st, out, err = 0, 'reusing the running lab\n', ''
-        else:
-            lab.run('down', timeout=300, check=False)
-            st, out, err = lab.run('up', '-n', N, timeout=900, check=False)
-        with open(os.path.join(logdir, 'up.log'), 'w') as f:
-            f.write(out + err)
+        st = 0 if reuse else lab.boot(N, os.path.join(logdir, 'up.log'))
         if st != 0:
             s.not_run([name for name, _ in checks], f'up -n {N} failed (status {st})')
-            s.not_run(finals, f'up -n {N} failed')
+            s.not_run(closing.names, f'up -n {N} failed')
             return 1
         s.run(checks, always=[s.setup])
-        if s.partial:   # a partial run: the lab stays as it is, for the next
-            for name in finals:
-                s.skip(name, 'partial run')
-            return s.failed
-        for p in range(N):
-            st, out, err = lab.run('dmesg-check', p, timeout=120, check=False)
-            s.say(out + err)
-            s.verdict(st == 0, finals[p], (out + err).strip()[:300])
-        hits = lab.log_check(*s.killed_consoles) if s.killed_consoles else []
-        s.verdict(s.killed_consoles and not hits, finals[N],
-                  f'{len(s.killed_consoles)} read; ' + '; '.join(hits[:3]))
-        for p in range(N):
-            s.strays(p)
-            st, out, err = lab.run('exec', p, '--timeout', 60, '--', 'busybox', 'rmmod', 'xpmem',
-                                   timeout=120, check=False)
-            s.verdict(st == 0, finals[N + 1 + p], (out + err).strip()[:200])
+        closing.run()
         rc = s.failed
     finally:
         if not reuse:
-            st, out, err = lab.run('down', timeout=300, check=False)
-            with open(os.path.join(logdir, 'down.log'), 'w') as f:
-                f.write(out + err)
+            lab.power_off(os.path.join(logdir, 'down.log'))
     return rc
 
 

@@ -18,13 +18,15 @@ demo (tools/demo/xpmem-remote-demo) and the remote benchmark
   xpart   the xpmem-xpart-* programs: pair(), Exporter, attach(), Daemon
   suite   Suite: a script suite's PLAN and verdicts, checks that raise,
           selection of checks; expect() and Fail
+  closing Closing: the checks that end a partition suite (kernel logs,
+          the killed boots' consoles, rmmod), counted in its PLAN
 
 Import it with tools/lab on sys.path (see the users).
 """
 
 from .lab import Lab, LabError, Proc, kv, median, now_ms, shell_quote  # noqa: F401
 from .puppet import Puppet  # noqa: F401
-from . import kmi, ram, suite, xpart  # noqa: F401
+from . import closing, kmi, ram, suite, xpart  # noqa: F401
 
-__all__ = ['Lab', 'LabError', 'Proc', 'Puppet', 'kmi', 'kv', 'median', 'now_ms', 'ram',
+__all__ = ['Lab', 'LabError', 'Proc', 'Puppet', 'closing', 'kmi', 'kv', 'median', 'now_ms', 'ram',
            'shell_quote', 'suite', 'xpart']

@@ -178,6 +178,22 @@ class Lab:
                            f'(status {r.returncode}): {r.stderr.strip()}')
         return r.returncode, r.stdout, r.stderr
 
+    def boot(self, nparts, log):
+        """A fresh lab of `nparts` partitions with the module loaded in each
+        (down, then up -n N), up's output kept in `log`; returns up's status."""
+        self.run('down', timeout=300, check=False)
+        st, out, err = self.run('up', '-n', nparts, timeout=900, check=False)
+        with open(log, 'w') as f:
+            f.write(out + err)
+        return st
+
+    def power_off(self, log):
+        """down, whatever happened before (a suite's last step), its output
+        kept in `log`."""
+        _, out, err = self.run('down', timeout=300, check=False)
+        with open(log, 'w') as f:
+            f.write(out + err)
+
     def nparts(self):
         try:
             with open(os.path.join(self.build, 'lab', 'run', 'partitions')) as f:

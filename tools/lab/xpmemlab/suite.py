@@ -95,8 +95,10 @@ class Suite:
     def heal(self):
         """Called after a failed check; a subclass brings the lab back."""
 
-    def check(self, name, fn):
-        """Runs fn() as the check `name`; prints its verdict; True if it passed."""
+    def check(self, name, fn, heal=True):
+        """Runs fn() as the check `name`; prints its verdict; True if it
+        passed.  heal=False: no heal() after a failure (a closing check
+        judges the lab as it is)."""
         self.say(f'==== {name}')
         t0 = now_ms()
         try:
@@ -109,7 +111,7 @@ class Suite:
             self.say(traceback.format_exc())
         self.say(f'==== {"PASS" if ok else "FAIL"} after {(now_ms() - t0) / 1000:.1f} s {why}')
         self.verdict(ok, name, why[:300])
-        if not ok:
+        if not ok and heal:
             try:
                 self.heal()
             except Exception as e:   # the next check will say what is wrong
