@@ -1,43 +1,38 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""tests/partition/kmi.py - the bash partition suites' kills, confirmed.
+"""tests/partition/kmi.py - the checks around the suites' confirmed kills.
 
-soak.sh runs one of these in a lab of three partitions that is already
-up, and remote.py calls invalidate() and fault() itself; each kill is the
-lab library's one implementation (tools/lab/xpmemlab/kmi.py), never a
-sleep before a kill:
+remote.py calls invalidate() and fault(), soak.py invalidate() once a
+round, in a lab of three partitions that is already up.  Each kill is the
+lab library's one implementation (tools/lab/xpmemlab/kmi.py), never a sleep
+before a kill:
 
-  kmi.py invalidate TAG [--pressure]
+  invalidate(lab, logdir, tag, pressure)
       partition 1 holds a region of 0 and stamps canaries into it; 0 unmaps
       it and 1 is killed while its own kernel shows the INVALIDATE in
       service (kill_mid_invalidate).  Then: the munmap returned within
       dead_ms + 2 s of the kill; 0 shows 1 DEAD with every page
-      quarantined; with --pressure, after xpmem-xpart-pressure took most of
+      quarantined; with pressure, after xpmem-xpart-pressure took most of
       0's memory, every quarantined frame in 0's RAM file still holds 1's
       canary; 0 and 2 leak nothing; restarted, 1 rejoins under a new epoch
-      and the quarantine and the pins go.  Prints "kmi_munmap_ms N".
-  kmi.py fault TAG
+      and the quarantine and the pins go.  Returns what the kill saw (the
+      munmap's time: Kmi.munmap_ms).
+  fault(lab, logdir, tag)
       0's fault service stalls, 1 touches a page of 0's region and 0 is
       killed while 1's table shows that request in flight
       (kill_owner_mid_fault).  Then: the touch ends in SIGBUS, settled by
       the fence (dead_ms), not by fault_ms; 1 and 2 leak nothing; 0
       restarts and every partition sees every other UP.
 
-Exits 0 when every check held, 1 otherwise (saying why); what it saw goes
-to stdout.  The killed boot's console log is copied to
-$XPMEM_PARTITION_LOGS/TAG.console-killed.log for the caller's final check.
+Each raises LabError saying which check did not hold; what it saw goes to
+`say`.  The killed boot's console log is copied to
+LOGDIR/TAG.console-killed.log for the caller's closing check.
 """
 
-import argparse
 import os
 import shutil
-import sys
 import time
 
-sys.dont_write_bytecode = True   # nothing written into the source tree
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, 'tools', 'lab'))
-from xpmemlab import Lab, LabError, kmi, now_ms, ram  # noqa: E402
+from xpmemlab import LabError, kmi, now_ms, ram
 
 PAGES = 64
 N = 3
@@ -94,6 +89,7 @@ def invalidate(lab, logdir, tag, pressure, say=print):
     row = kmi.rejoin(lab, 0, 1, k.epochs[1])
     say(f'1 rejoined: {row} (epoch before {k.epochs[1]})')
     lab.wait_counter(0, 'pinned_pages', 0, 20)
+    return k
 
 
 def fault(lab, logdir, tag, say=print):
@@ -119,27 +115,3 @@ def fault(lab, logdir, tag, say=print):
             lab.wait_state(p, q, 'UP', 60)
     say('every partition sees every other UP')
 
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('what', choices=['invalidate', 'fault'])
-    ap.add_argument('tag')
-    ap.add_argument('--pressure', action='store_true')
-    a = ap.parse_args()
-    build = os.environ.get('XPMEM_BUILD_DIR', os.path.join(REPO, 'build'))
-    logdir = os.environ.get('XPMEM_PARTITION_LOGS', os.path.join(build, 'lab', 'logs'))
-    os.makedirs(logdir, exist_ok=True)
-    lab = Lab(REPO, build)
-    try:
-        if a.what == 'invalidate':
-            invalidate(lab, logdir, a.tag, a.pressure)
-        else:
-            fault(lab, logdir, a.tag)
-    except LabError as e:
-        print(f'FAILED: {e}')
-        return 1
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

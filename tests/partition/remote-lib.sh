@@ -1,10 +1,10 @@
 # shellcheck shell=bash
-# remote-lib.sh - what the bash partition suites (soak.sh, highmem.sh,
-# doorbell.sh) share: views of the partition table, counters, running the
-# xpmem-xpart-* programs in the lab's partitions, and the confirmed kill
-# (tests/partition/kmi.py).  tests/partition/remote.py does the same through
-# the lab library (tools/lab/xpmemlab).  Sourced after tools/lab/common.sh;
-# the caller sets $logs (a directory for the programs' output).
+# remote-lib.sh - what tests/partition/doorbell.sh, the last bash partition
+# suite, uses: views of the partition table, counters, running the
+# xpmem-xpart-* programs in the lab's partitions.  The Python suites
+# (remote.py, soak.py, highmem.py...) do the same through the lab library
+# (tools/lab/xpmemlab).  Sourced after tools/lab/common.sh; the caller sets
+# $logs (a directory for the programs' output).
 : "${logs:?remote-lib.sh needs \$logs}"
 #
 # A program runs through `tools/xpmem-lab exec P --timeout S`: the agent
@@ -14,7 +14,6 @@
 lab=$LAB_REPO/tools/xpmem-lab
 bin=$LAB_BUILD/tests/partition/xpart
 xpmemctl=$LAB_BUILD/tools/xpmemctl/xpmemctl
-ram_of() { if [ "$1" = 0 ]; then echo "$LAB_RUN/ram"; else echo "$LAB_RUN/p$1/ram"; fi; }
 now_ms() { date +%s%3N; }
 
 view() { # P: partition P's table ("id state epoch hb_age_ms reason window quarantined_pages inflight")
@@ -48,19 +47,6 @@ counter() { # P NAME: a counter of `xpmemctl --json stats` (pinned_pages, droppe
 	xctl "$1" --json stats | python3 -c \
 		'import json, sys; print(json.load(sys.stdin)["counters"][sys.argv[1]])' "$2"
 }
-# The console logs of killed boots, kept by the kills (kmi.py) as
-# $logs/TAG.console-killed.log: at least MIN-COUNT, none with errors.
-killed_consoles_clean() { # MIN-COUNT: at least that many kept logs, none with errors
-	local f k=0 r=0
-	for f in "$logs"/*.console-killed.log; do
-		[ -f "$f" ] || continue
-		k=$((k + 1))
-		"$lab" log-check "$f" || r=1
-	done
-	echo "$k console logs of killed boots read"
-	[ $k -ge "$1" ] && return $r
-}
-
 # Starts the exporter of SCENARIO in partition P in the background; its
 # output goes to $logs/NAME.exp.  Sets EXP_PID and SEGIDS ("CTL DATA").
 start_exporter() { # NAME P SCENARIO [ARGS...]
@@ -116,19 +102,4 @@ pair() { # NAME E A SCENARIO [EXPORTER ARGS] [-- ATTACHER ARGS]
 	run_attacher "$name" "$a" "$sc" $SEGIDS "${aargs[@]}" || r=1
 	finish_exporter "$name" || r=1
 	return $r
-}
-
-# The kill that must land in the middle of an invalidation, confirmed by
-# the victim's kernel (the lab library's one implementation, through
-# tests/partition/kmi.py, which says what it checks): partition 1 killed
-# while it holds 0's INVALIDATE ("kmi_munmap_ms N" for the caller's
-# statistics; PRESSURE=1 also checks that the quarantined frames keep 1's
-# canaries under memory pressure).  It restarts 1 and keeps its console log
-# as $logs/TAG.console-killed.log.
-kmi_py() { # invalidate|fault TAG [--pressure]
-	XPMEM_BUILD_DIR=$LAB_BUILD XPMEM_PARTITION_LOGS=$logs \
-		timeout 900 python3 "$LAB_REPO/tests/partition/kmi.py" "$@"
-}
-kill_mid_invalidate() { # TAG PRESSURE
-	if [ "$2" = 1 ]; then kmi_py invalidate "kmi-$1" --pressure; else kmi_py invalidate "kmi-$1"; fi
 }

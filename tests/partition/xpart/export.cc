@@ -13,7 +13,7 @@
 // with "PASS SCENARIO" (exit 0) or "FAIL SCENARIO: why" (exit 1).
 // SPEC is "inject NAME V" or "set NAME V", run with $XPMEMCTL just before
 // the munmap that sends INVALIDATE to the attacher's partition.
-// --frames-high N (tests/partition/highmem.sh): after the first fill, print
+// --frames-high N (tests/partition/highmem.py): after the first fill, print
 // where the data pages' frames lie ("frames below_4g L above_4g H", from
 // /proc/self/pagemap) and fail unless at least N lie at or above 4 GiB.
 #include <errno.h>

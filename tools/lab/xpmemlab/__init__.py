@@ -3,7 +3,7 @@
 
 One library for the programs that play scenarios across the lab's
 partitions: the partition suites (tests/partition/scenarios.py,
-remote.py), the kills of soak.sh (tests/partition/kmi.py), the remote
+remote.py, membership.py, soak.py, highmem.py), the remote
 demo (tools/demo/xpmem-remote-demo) and the remote benchmark
 (tools/bench/xpmem-remote-bench).
 

@@ -3,7 +3,7 @@
 
 The one implementation, used by the scenario suite, the remote demo, the
 remote benchmark and (through tests/partition/kmi.py) remote.py and
-soak.sh.  kill_owner_mid_fault() kills an owner's partition while an
+soak.py.  kill_owner_mid_fault() kills an owner's partition while an
 attacher's FAULT is in flight, confirmed by the attacher's partition table
 (its `inflight` count for the owner), the owner's fault service stalled
 meanwhile; kill_mid_invalidate(), below, kills holders mid-INVALIDATE.  A region exported in the owner's partition is attached
