@@ -22,7 +22,9 @@ not only exit codes: what a process reads, and what the owner's RAM file
                1 without the module releases nothing; `xpmemctl quarantine
                release 1` frees exactly the quarantined pages, which the
                same pressure then reuses
-  rejoin kill  1 killed while JOINING (2 stopped holds the join), then back
+  rejoin kill  1 killed mid-invalidate, then again while JOINING (2 stopped
+               holds the join): the quarantine ends at 1's new epoch, not
+               before, and the second kill changes nothing; then back
   permissions  the remote GET matrix, non-root on both sides
   fault kill   an attacher SIGKILLed while its remote fault is in flight
                (confirmed by its partition's inflight count)
@@ -322,32 +324,59 @@ class Suite(suite.Suite):
         lab.wait_counter(0, 'pinned_pages', 0, 20)
 
     def rejoin_kill(self):
+        """1 killed mid-invalidate (0 holds a quarantine for it), then killed
+        again while JOINING.  The quarantine ends when 0 sees 1's new epoch
+        and not before: a boot without the module and the wait before the
+        JOIN release nothing (the frames keep 1's canaries under pressure);
+        the JOIN releases exactly the quarantined pages; the second kill, of
+        an incarnation that never mapped anything, quarantines and releases
+        nothing more."""
         lab = self.lab
-        e1 = lab.partitions(0)[1]['epoch']
+        k = kmi.kill_mid_invalidate(lab, 0, [1], [1], pages=PAGES, tag='rejoin', say=self.say)
+        k.owner.exit()
+        q = k.rows[1]['quarantined']
+        expect(q == PAGES, f'{q} pages quarantined for 1, not {PAGES}')
+        e1 = k.rows[1]['epoch']
+        pinned = lab.counters(0)['pinned_pages']
         # 2 stopped and 0 patient: 1's JOIN waits for 2's acknowledgement.
         lab.set_tunable(0, 'dead_ms', 120000)
-        lab.kill(1)
-        lab.wait_state(0, 1, 'DEAD', 60)
         self.restart(1, 'rejoin', module=False)
         lab.stop(2)
         try:
+            self.pressure(0)
+            kept = ram.frames_holding(lab.ram_file(0), k.pfns, lambda i: kmi.canary(1) ^ i)
+            row = lab.partitions(0)[1]
+            self.say(f'before the JOIN: {kept} of {PAGES} frames keep 1\'s canary; 0 sees {row}')
+            expect(kept == PAGES and row['quarantined'] == q,
+                   f'released before 1\'s JOIN: {kept} of {PAGES} frames kept, 0 sees {row}')
             ins = subprocess.Popen([lab.lab, 'exec', '1', '--timeout', '60', '--', 'busybox',
                                     'insmod', lab.module, 'dead_ms=120000'], env=lab.env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            row = lab.wait_until('0 sees 1 JOINING',
-                                 lambda: (lambda r: r if r['state'] == 'JOINING' else None)(
-                                     lab.partitions(0)[1]), 60)
-            self.say(f'0 sees 1 joining: {row}')
+            lab.wait_state(0, 1, 'JOINING', 60)
+            # The new epoch is the proof that 1 maps nothing of its old one.
+            row = lab.wait_until('0 releases the quarantine at 1\'s JOIN',
+                                 lambda: (lambda r: r if r['quarantined'] == 0 else None)(
+                                     lab.partitions(0)[1]), 10)
+            joined = lab.counters(0)['pinned_pages']
+            self.say(f'0 sees 1 joining: {row}; pinned_pages {pinned} -> {joined}')
+            expect(row['epoch'] > e1, f'1 joins under epoch {row["epoch"]}, not after {e1}')
+            expect(joined == pinned - q, f'pinned_pages {pinned} -> {joined} at the JOIN, '
+                   f'expected -{q}')
             lab.kill(1)
             ins.communicate(timeout=120)
             after = lab.partitions(0)[1]
-            self.say(f'1 killed while joining; 0 sees {after}')
+            now = lab.counters(0)['pinned_pages']
+            self.say(f'1 killed while joining; 0 sees {after}; pinned_pages {now}')
+            expect(after['quarantined'] == 0 and now == joined,
+                   f'the second kill changed the quarantine: {after}, pinned_pages '
+                   f'{joined} -> {now}')
         finally:
             lab.cont(2)
         lab.set_tunable(0, 'dead_ms', 1000)
         self.restart(1, 'rejoin-2')
         row = kmi.rejoin(lab, 0, 1, max(e1, after['epoch']))
         self.say(f'1 back: {row}')
+        lab.wait_counter(0, 'pinned_pages', 0, 20)
         self.tunables(1)
         self.all_up()
         self.no_leaks(0, 1, 2)
@@ -514,7 +543,8 @@ def main():
         (f'quarantine: {QUARANTINE_HOLD_S} s dead under pressure, no frame reused, a boot '
          'without the module releases nothing, `quarantine release` frees exactly them',
          s.quarantine),
-        ('rejoin kill: 1 killed while JOINING, then back: UP, nothing leaked, data path works',
+        ('rejoin kill: 1 killed mid-invalidate, then while JOINING: quarantine kept until its '
+         'new epoch, released exactly then; back UP, nothing leaked, data path works',
          s.rejoin_kill),
         ('permissions: remote GET matrix (owner/group/other/root x 0600..0666 x ro/rw), '
          'non-root both sides, RDONLY writes SIGSEGV', s.permissions),
