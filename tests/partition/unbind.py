@@ -37,9 +37,37 @@ from xpmemlab.suite import expect
 BDF = '0000:00:08.0'
 DRV = '/sys/bus/pci/drivers/xpmem-fabric'
 
+# What the guest scripts below share (prefixed to each): the bounded waits
+# of a script for a program it started in the background.
+#   wait_line FILE REGEX WHAT  until a line of FILE matches REGEX (60 s; else
+#                              "WHAT never came", and the script goes on)
+#   in_service                 1's invalidates_in_service gauge (xpmemctl)
+#   wait_in_service TENTHS     until it reads at least 1
+GUEST_LIB = r'''
+wait_line() {
+	i=0
+	until grep -qE "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -ge 600 ] && { echo "$3 never came"; return 1; }
+		sleep 0.1
+	done
+}
+in_service() {
+	"$ctl" stats | awk "\$1 == \"invalidates_in_service\" { print \$2 }"
+}
+wait_in_service() {
+	i=0
+	until [ "$(in_service)" -ge 1 ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -ge "$1" ] && { echo "no INVALIDATE in service"; return 1; }
+		sleep 0.1
+	done
+}
+'''
+
 # Runs in partition 1: the window device with index $3, the reader in the
 # background until it mapped its pages, the unbind, then its output.
-WINDOW_GUEST = r'''
+WINDOW_GUEST = GUEST_LIB + r'''
 bin=$1 drv=$2 w=$3
 bdf=
 for d in "$drv"/0000:*; do
@@ -50,12 +78,7 @@ done
 echo "window $w is $bdf"
 "$bin/xpmem-xpart-attach" window-loss "$4" "$5" --hold-ms 30000 >/tmp/window.att 2>&1 &
 reader=$!
-i=0
-until grep -q "^ready" /tmp/window.att; do
-	i=$((i + 1))
-	[ $i -ge 600 ] && { echo "the reader never got ready"; break; }
-	sleep 0.1
-done
+wait_line /tmp/window.att "^ready" "the reader's ready"
 echo "reader: $(head -n 1 /tmp/window.att)"
 echo "unbinding at_ms $(awk "{ printf \"%d\", \$1 * 1000 }" /proc/uptime)"
 echo "$bdf" >"$drv/unbind"
@@ -66,16 +89,11 @@ sed "s/^/    reader: /" /tmp/window.att
 '''
 
 # In partition 0: an exporter, rmmod under it, the exporter killed, rmmod.
-RMMOD_GUEST = r'''
+RMMOD_GUEST = GUEST_LIB + r'''
 bin=$1
 "$bin/xpmem-xpart-export" owner-death --hold-ms 300000 >/tmp/rmmod.exp 2>&1 &
 exp=$!
-i=0
-until grep -q "^segids " /tmp/rmmod.exp; do
-	i=$((i + 1))
-	[ $i -ge 600 ] && { echo "the exporter printed no segids"; break; }
-	sleep 0.1
-done
+wait_line /tmp/rmmod.exp "^segids " "the exporter's segids"
 grep "^segids " /tmp/rmmod.exp
 busybox rmmod xpmem
 echo "rmmod under the exporter: status $?"
@@ -88,19 +106,11 @@ echo "rmmod status $? at_ms $(awk "{ printf \"%d\", \$1 * 1000 }" /proc/uptime)"
 
 # In partition 1: the canary attacher; once 0's INVALIDATE is in service
 # (1 sleeps in it), say so and wait for the attacher.
-QUARANTINE_GUEST = r'''
+QUARANTINE_GUEST = GUEST_LIB + r'''
 bin=$1 ctl=$2
 "$bin/xpmem-xpart-attach" canary "$3" "$4" --hold-ms 20000 >/tmp/rq.att 2>&1 &
 att=$!
-in_service() {
-	"$ctl" stats | awk "\$1 == \"invalidates_in_service\" { print \$2 }"
-}
-i=0
-until [ "$(in_service)" -ge 1 ] 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -ge 600 ] && { echo "no INVALIDATE in service"; break; }
-	sleep 0.1
-done
+wait_in_service 600
 echo "attacher: $(cat /tmp/rq.att)"
 echo "in service: $(in_service)"
 wait $att
@@ -110,28 +120,15 @@ echo "attacher exit $?"
 # Runs in partition 1 as one command (the agent runs one at a time): both
 # attachers in the background; once the reader is reading and 1's
 # invalidation thread is in the INVALIDATE, the unbind; then their output.
-GUEST = r'''
+GUEST = GUEST_LIB + r'''
 bin=$1 ctl=$2 bdf=$3 drv=$4
 "$bin/xpmem-xpart-attach" owner-death "$5" "$6" --hold-ms 120000 >/tmp/reader.att 2>&1 &
 reader=$!
-i=0
-until grep -q "^ready" /tmp/reader.att; do
-	i=$((i + 1))
-	[ $i -ge 600 ] && { echo "the reader never got ready"; break; }
-	sleep 0.1
-done
+wait_line /tmp/reader.att "^ready" "the reader's ready"
 echo "reader: $(cat /tmp/reader.att)"
 "$bin/xpmem-xpart-attach" canary "$7" "$8" --hold-ms 60000 >/tmp/canary.att 2>&1 &
 canary=$!
-in_service() {
-	"$ctl" stats | awk "\$1 == \"invalidates_in_service\" { print \$2 }"
-}
-i=0
-until [ "$(in_service)" -ge 1 ]; do
-	i=$((i + 1))
-	[ $i -ge 300 ] && { echo "no INVALIDATE in service"; break; }
-	sleep 0.1
-done
+wait_in_service 300
 echo "canary attacher: $(cat /tmp/canary.att)"
 echo "unbinding; invalidates_in_service $(in_service)"
 echo "$bdf" >"$drv/unbind"
