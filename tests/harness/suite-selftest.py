@@ -11,7 +11,9 @@ must be able to fail, on the host, without a lab:
   - the closing checks (tools/lab/xpmemlab/closing.py) against a stub lab:
     a kernel log with a report, fewer killed boots' consoles than asked
     and a refused rmmod each FAIL, with no heal(); selected by a word in a
-    partial run, they run, and SKIP otherwise.
+    partial run, they run, and SKIP otherwise;
+  - Lab.wait_row's failure says the last row it read, that the viewer
+    has no such row, or that nothing could be read (never "last: None").
 Run by tests/harness/selftest.sh (the unit suite); exits non-zero at the
 first surprise.
 """
@@ -118,8 +120,35 @@ WANT = {
 }
 
 
-def parent():
+def wait_row_messages():
+    """Lab.wait_row against tables that never show what it waits for."""
+    from xpmemlab import Lab, LabError
+    rows = {'a row': {1: {'id': 1, 'state': 'DEAD', 'epoch': 3}}, 'no row': {}, 'no table': None}
+    want = {'a row': "(last read: {'id': 1, 'state': 'DEAD', 'epoch': 3})",
+            'no row': '(partition 0 has no row for 1)',
+            'no table': '(nothing read: exec 0: the agent did not answer)'}
     bad = 0
+    for case, table in rows.items():
+        lab = Lab(REPO, '/nonexistent')
+
+        def partitions(viewer, table=table):
+            if table is None:
+                raise LabError(f'exec {viewer}: the agent did not answer')
+            return table
+        lab.partitions = partitions
+        try:
+            lab.wait_row('0 sees 1 JOINING', 0, 1, lambda r: r['state'] == 'JOINING', 0.3)
+            said = 'returned'
+        except LabError as e:
+            said = str(e)
+        ok = said == f'0 sees 1 JOINING: not within 0.3 s {want[case]}'
+        print(f'{"ok" if ok else "WRONG"}: wait_row, {case}: {said}')
+        bad |= not ok
+    return bad
+
+
+def parent():
+    bad = wait_row_messages()
     for mode, want in WANT.items():
         with tempfile.TemporaryDirectory() as d:
             r = subprocess.run([sys.executable, __file__, 'child', mode, d],

@@ -134,10 +134,9 @@ class Membership(suite.Suite):
     def rejoined(self, part, old_epoch, timeout=30):
         """Until 0 shows part UP under an epoch newer than old_epoch, and
         part's own table agrees on that epoch; returns it."""
-        r = self.lab.wait_until(
-            f'partition 0 sees {part} UP under an epoch after {old_epoch}',
-            lambda: (lambda r: r if r and r['state'] == 'UP' and r['epoch'] > old_epoch
-                     else None)(self.lab.partitions(0).get(part)), timeout)
+        r = self.lab.wait_row(f'partition 0 sees {part} UP under an epoch after {old_epoch}',
+                              0, part, lambda r: r['state'] == 'UP' and r['epoch'] > old_epoch,
+                              timeout)
         mine = self.row(part, part)['epoch']
         expect(mine == r['epoch'], f'partition {part} calls itself epoch {mine}, 0 says '
                f'{r["epoch"]}')

@@ -354,9 +354,8 @@ class Suite(suite.Suite):
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             lab.wait_state(0, 1, 'JOINING', 60)
             # The new epoch is the proof that 1 maps nothing of its old one.
-            row = lab.wait_until('0 releases the quarantine at 1\'s JOIN',
-                                 lambda: (lambda r: r if r['quarantined'] == 0 else None)(
-                                     lab.partitions(0)[1]), 10)
+            row = lab.wait_row('0 releases the quarantine at 1\'s JOIN', 0, 1,
+                               lambda r: r['quarantined'] == 0, 10)
             joined = lab.counters(0)['pinned_pages']
             self.say(f'0 sees 1 joining: {row}; pinned_pages {pinned} -> {joined}')
             expect(row['epoch'] > e1, f'1 joins under epoch {row["epoch"]}, not after {e1}')
@@ -449,9 +448,8 @@ class Suite(suite.Suite):
         lab.inject(0, 'stall_fault_service_ms', 10000)
         try:
             h('touch', 'x', 3, 'read', 'async')
-            row = lab.wait_until('1 has a request in flight to 0',
-                                 lambda: (lambda r: r if r['inflight'] > 0 else None)(
-                                     lab.partitions(1)[0]), 10)
+            row = lab.wait_row('1 has a request in flight to 0', 1, 0,
+                               lambda r: r['inflight'] > 0, 10)
             self.say(f'fault in flight: 1 sees 0 as {row}')
             h.kill()
         finally:

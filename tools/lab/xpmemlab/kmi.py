@@ -216,8 +216,7 @@ def kill_owner_mid_fault(lab, owner, holder, pages=64, tag='kof', stall_ms=10000
 def rejoin(lab, viewer, part, old_epoch, timeout=120):
     """After `restart part`: until the viewer shows it UP under a newer
     epoch with nothing quarantined; returns the row."""
-    def probe():
-        r = lab.partitions(viewer).get(part)
-        return r if r and r['state'] == 'UP' and r['epoch'] > old_epoch and \
-            r.get('quarantined', 0) == 0 else None
-    return lab.wait_until(f'partition {viewer} sees {part} rejoined', probe, timeout)
+    return lab.wait_row(f'partition {viewer} sees {part} rejoined (UP, epoch after '
+                        f'{old_epoch}, nothing quarantined)', viewer, part,
+                        lambda r: r['state'] == 'UP' and r['epoch'] > old_epoch and
+                        r.get('quarantined', 0) == 0, timeout)

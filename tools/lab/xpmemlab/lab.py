@@ -330,9 +330,11 @@ class Lab:
         """`xpmemctl --json stats`' counters of `part` (a dict by name)."""
         return self.stats(part)['counters']
 
-    def wait_until(self, what, probe, timeout, period=0.2):
+    def wait_until(self, what, probe, timeout, period=0.2, seen=None):
         """Calls probe() until it returns something true; returns that, or
-        raises naming `what` and probe's last value."""
+        raises naming `what` and what was last seen: seen() if given (a
+        probe that returns None for "not yet" says more through it), else
+        probe's last value."""
         deadline = now_ms() + timeout * 1000
         last = None
         while True:
@@ -343,15 +345,38 @@ class Lab:
             if last and not isinstance(last, LabError):
                 return last
             if now_ms() >= deadline:
-                raise LabError(f'{what}: not within {timeout} s (last: {last})')
+                said = seen() if seen else f'last: {last}'
+                raise LabError(f'{what}: not within {timeout} s ({said})')
             time.sleep(period)
+
+    def wait_row(self, what, viewer, part, ok, timeout=60):
+        """Until viewer's row of part satisfies ok(row); returns the row.
+        Raises naming `what` and the last row read (or that none was:
+        no such row, or the table could not be read)."""
+        last = {}
+
+        def probe():
+            try:
+                r = self.partitions(viewer).get(part)
+            except LabError as e:
+                last['error'] = e
+                raise
+            last['row'] = r
+            last.pop('error', None)
+            return r if r and ok(r) else None
+
+        def seen():
+            if 'row' not in last:
+                return f'nothing read: {last.get("error", "no reading")}'
+            said = f'last read: {last["row"]}' if last['row'] else \
+                f'partition {viewer} has no row for {part}'
+            return said + (f'; since then: {last["error"]}' if 'error' in last else '')
+        return self.wait_until(what, probe, timeout, seen=seen)
 
     def wait_state(self, viewer, part, state, timeout=60):
         """Until viewer's table shows part in `state`; returns its row."""
-        def probe():
-            r = self.partitions(viewer).get(part)
-            return r if r and r['state'] == state else None
-        return self.wait_until(f'partition {viewer} sees {part} {state}', probe, timeout)
+        return self.wait_row(f'partition {viewer} sees {part} {state}', viewer, part,
+                             lambda r: r['state'] == state, timeout)
 
     def wait_counter(self, part, name, value, timeout=30):
         return self.wait_until(f'partition {part}: {name} == {value}',
