@@ -38,7 +38,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, 'tools', 'lab'))
 from xpmemlab import Lab, LabError, now_ms, suite  # noqa: E402
 from xpmemlab.closing import Closing  # noqa: E402
-from xpmemlab.suite import Fail, expect  # noqa: E402
+from xpmemlab.suite import expect  # noqa: E402
 
 N = 3
 DEAD_MS, HB_MS = 1000, 100      # the module's defaults, which the lab keeps
