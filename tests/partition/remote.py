@@ -700,24 +700,27 @@ if [ $how = on ]; then echo 1 >$t/tracing_on; else grep -v '^#' $t/trace; echo >
                 lab.wait_state(p, q, 'UP', 120)
 
 
+# The data path's plain pairs: (scenario, exporter's partition, attacher's,
+# what it shows).  Segids carry the owner's partition: the pairs go several
+# ways.
+DATA_PATH = [
+    ('pattern', 0, 1, 'pattern both ways and after a remap'),
+    ('holes', 0, 1, 'holes at attach time and made later: SIGBUS'),
+    ('remove', 2, 0, 'removed segment: SIGBUS, get ENOENT'),
+    ('exit', 1, 2, 'exporter exits: SIGBUS, never stale data'),
+    ('fork', 0, 1, 'exporter forks: attacher follows the parent\'s COW pages'),
+    ('scale', 0, 1, '100,000 pages stamped and checked'),
+]
+
+
 def checks(s):
     """The checks, in the order they run: (name, function)."""
     u = unbind.Unbind(s)
-    c = [
-        (f'remote: all {N} partitions UP, inval_ms and fault_ms 1000', s.all_up),
-        # ---- the data path
-        ('remote: pattern both ways and after a remap (0 -> 1)',
-         s.data_path('pattern', 0, 1, 'pattern')),
-        ('remote: holes at attach time and made later: SIGBUS (0 -> 1)',
-         s.data_path('holes', 0, 1, 'holes')),
-        ('remote: removed segment: SIGBUS, get ENOENT (2 -> 0)',
-         s.data_path('remove', 2, 0, 'remove')),
-        ('remote: exporter exits: SIGBUS, never stale data (1 -> 2)',
-         s.data_path('exit', 1, 2, 'exit')),
-        ('remote: exporter forks: attacher follows the parent\'s COW pages (0 -> 1)',
-         s.data_path('fork', 0, 1, 'fork')),
-        ('remote: 100,000 pages stamped and checked (0 -> 1)',
-         s.data_path('scale', 0, 1, 'scale')),
+    c = [(f'remote: all {N} partitions UP, inval_ms and fault_ms 1000', s.all_up)]
+    # ---- the data path: one pair each, named by what it shows
+    c += [(f'remote: {what} ({e} -> {a})', s.data_path(sc, e, a, sc))
+          for sc, e, a, what in DATA_PATH]
+    c += [
         ('remote: 4 readers vs munmap/remap generations: nothing stale (0 -> 1)',
          s.data_path('race', 0, 1, 'race', ['--seconds', 5], ['--threads', 4, '--seconds', 5])),
         ('remote: 0 and 1 invalidate each other\'s memory while serving each other\'s faults: '
