@@ -119,6 +119,20 @@ class Suite(suite.Suite):
                     raise Fail(f'partition {p}: ' + '; '.join(bad) + ' left behind')
                 time.sleep(0.5)
 
+    def shared(self, tag, pages, fill, region='x', check=True, map_timeout=60):
+        """A puppet TAG-owner in 0 maps `pages` pages (filled from `fill`)
+        as `region` and makes them a 0600 segment; a puppet TAG-holder in 1
+        GETs and attaches it as `region`, and reads every page back unless
+        check=False.  Returns (owner, holder)."""
+        o = Puppet(self.lab, 0, f'{tag}-owner')
+        o('map', region, pages, fill, timeout=map_timeout)
+        seg = o('make', region, '0600')['segid']
+        h = Puppet(self.lab, 1, f'{tag}-holder')
+        h('attach', region, h('get', seg, 'rw')['apid'], pages)
+        if check:
+            h('check', region, fill)
+        return o, h
+
     def strays(self, part):
         """Kills what a scenario left running in `part` (its puppets)."""
         self.lab.run('exec', part, '--timeout', 60, '--', 'sh',
@@ -159,12 +173,7 @@ class Suite(suite.Suite):
     def fan_out(self):
         lab = self.lab
         # y: a second segment of 0's that 1 keeps using through 2's death.
-        oy = Puppet(lab, 0, 'fan-owner-y')
-        oy('map', 'y', PAGES, 7)
-        segy = oy('make', 'y', '0600')['segid']
-        hy = Puppet(lab, 1, 'fan-holder-y')
-        hy('attach', 'y', hy('get', segy, 'rw')['apid'], PAGES)
-        hy('check', 'y', 7)
+        oy, hy = self.shared('fan-y', PAGES, 7, region='y')
         r0 = lab.counters(0)['remote_invalidations']
         k = self.fan = kmi.kill_mid_invalidate(lab, 0, [1, 2], [2], pages=PAGES, tag='fan',
                                                say=self.say)
@@ -225,12 +234,7 @@ class Suite(suite.Suite):
 
     def stale(self):
         lab = self.lab
-        o = Puppet(lab, 0, 'stale-owner')
-        o('map', 'x', PAGES, 3)
-        seg = o('make', 'x', '0600')['segid']
-        h = Puppet(lab, 1, 'stale-holder')
-        h('attach', 'x', h('get', seg, 'rw')['apid'], PAGES)
-        h('check', 'x', 3)          # every page mapped in 1 now
+        o, h = self.shared('stale', PAGES, 3)     # every page mapped in 1 now
         pfns = o.pfns('x')
         e1 = lab.partitions(0)[1]['epoch']
         lab.stop(1)
@@ -262,12 +266,7 @@ class Suite(suite.Suite):
 
     def owner_killed(self):
         lab = self.lab
-        o = Puppet(lab, 0, 'owner-owner')
-        o('map', 'x', PAGES, 5)
-        seg = o('make', 'x', '0600')['segid']
-        h = Puppet(lab, 1, 'owner-holder')
-        h('attach', 'x', h('get', seg, 'rw')['apid'], PAGES)
-        h('check', 'x', 5)
+        o, h = self.shared('owner', PAGES, 5)
         lab.kill(0)
         o.gone = True
         t0 = now_ms()
@@ -380,12 +379,7 @@ class Suite(suite.Suite):
         self.all_up()
         self.no_leaks(0, 1, 2)
         # and it works
-        o = Puppet(lab, 0, 'rejoin-owner')
-        o('map', 'x', 8, 9)
-        seg = o('make', 'x', '0600')['segid']
-        h = Puppet(lab, 1, 'rejoin-holder')
-        h('attach', 'x', h('get', seg, 'rw')['apid'], 8)
-        h('check', 'x', 9)
+        o, h = self.shared('rejoin', 8, 9)
         h.exit()
         o.exit()
 
@@ -436,11 +430,7 @@ class Suite(suite.Suite):
 
     def fault_kill(self):
         lab = self.lab
-        o = Puppet(lab, 0, 'fk-owner')
-        o('map', 'x', PAGES, 11)
-        seg = o('make', 'x', '0600')['segid']
-        h = Puppet(lab, 1, 'fk-holder')
-        h('attach', 'x', h('get', seg, 'rw')['apid'], PAGES)
+        o, h = self.shared('fk', PAGES, 11, check=False)
         e = lab.partitions(0)[1]['epoch'], lab.partitions(1)[0]['epoch']
         # The fault waits up to fault_ms for 0's answer: long enough here
         # for the host to see it in flight (a reading takes about 1 s).
@@ -486,11 +476,7 @@ class Suite(suite.Suite):
 
     def big_pressure_run(self, pages):
         lab = self.lab
-        o = Puppet(lab, 0, 'big-owner')
-        o('map', 'x', pages, 13, timeout=300)
-        seg = o('make', 'x', '0600')['segid']
-        h = Puppet(lab, 1, 'big-holder')
-        h('attach', 'x', h('get', seg, 'rw')['apid'], pages)
+        o, h = self.shared('big', pages, 13, check=False, map_timeout=300)
         pr = subprocess.Popen([lab.lab, 'exec', '0', '--timeout', '600', '--',
                                os.path.join(self.bin, 'xpmem-xpart-pressure'), '48'],
                               env=lab.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
