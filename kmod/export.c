@@ -543,6 +543,24 @@ void xpmem_export_self_fenced(void)
 	mutex_unlock(&xpmem_export_lock);
 }
 
+/*
+ * Drops the table's reference of each export on @gone: unlinked under
+ * xpmem_export_lock and collected by their seg_link (unlink took them off
+ * their segment's list).  Called after that lock is released, as every
+ * put of an export is: a last put frees the export and puts its segment
+ * (iput, mmdrop).
+ */
+static void put_unlinked(struct list_head *gone)
+{
+	struct xpmem_export *e, *next;
+
+	lockdep_assert_not_held(&xpmem_export_lock);
+	list_for_each_entry_safe(e, next, gone, seg_link) {
+		list_del(&e->seg_link);
+		xpmem_export_put(e);
+	}
+}
+
 /* Unlinks the exports @drop selects; returns the pages released. */
 static u64 release_where(bool (*drop)(const struct xpmem_export *, const void *),
 			 const void *arg)
@@ -561,11 +579,7 @@ static u64 release_where(bool (*drop)(const struct xpmem_export *, const void *)
 		list_add(&e->seg_link, &gone);
 	}
 	mutex_unlock(&xpmem_export_lock);
-	while (!list_empty(&gone)) {
-		e = list_first_entry(&gone, struct xpmem_export, seg_link);
-		list_del(&e->seg_link);
-		xpmem_export_put(e);
-	}
+	put_unlinked(&gone);
 	return pages;
 }
 
@@ -658,11 +672,7 @@ void xpmem_export_exit(void)
 		list_add(&e->seg_link, &gone);
 	}
 	mutex_unlock(&xpmem_export_lock);
-	while (!list_empty(&gone)) {
-		e = list_first_entry(&gone, struct xpmem_export, seg_link);
-		list_del(&e->seg_link);
-		xpmem_export_put(e);
-	}
+	put_unlinked(&gone);
 	for (p = 0; total && p < XPMEM_FABRIC_MAX_PARTITIONS; p++)
 		if (kept[p])
 			pr_warn("xpmem: unloading: partition %u may still map %llu pages of ours: they stay pinned for ever\n",
