@@ -36,7 +36,7 @@ import time
 sys.dont_write_bytecode = True   # nothing written into the source tree
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, 'tools', 'lab'))
-from xpmemlab import Lab, LabError, now_ms, suite  # noqa: E402
+from xpmemlab import Lab, LabError, now_ms, pairs, suite  # noqa: E402
 from xpmemlab.closing import Closing  # noqa: E402
 from xpmemlab.suite import expect  # noqa: E402
 
@@ -45,12 +45,6 @@ DEAD_MS, HB_MS = 1000, 100      # the module's defaults, which the lab keeps
 # The host's kill-to-view latency comes on top of dead_ms: at load 12-15 it
 # measured 2157 and 2229 ms, so the slack is 2 s.
 FENCE_SLACK_MS = 2000
-
-
-def pairs(line):
-    """'received 4 sent 7' -> {'received': '4', 'sent': '7'}."""
-    w = line.split()
-    return dict(zip(w[0::2], w[1::2]))
 
 
 class Membership(suite.Suite):
@@ -76,16 +70,6 @@ class Membership(suite.Suite):
         r = self.lab.partitions(viewer).get(part)
         expect(r is not None, f'partition {viewer} has no row for {part}')
         return r
-
-    def ping(self, src, dst):
-        """PING dst from src; returns the round trip (ns) src's module read."""
-        st, out, err = self.lab.run('exec', src, '--timeout', 30, '--', 'sh', '-c',
-                                    f'echo {dst} > /sys/kernel/xpmem/ping && '
-                                    'cat /sys/kernel/xpmem/ping', timeout=90, check=False)
-        res = pairs(out.strip())
-        expect(st == 0 and res.get('peer') == str(dst) and int(res.get('rtt_ns', 0)) > 0,
-               f'PING {src} -> {dst}: status {st}, "{(out + err).strip()}"')
-        return int(res['rtt_ns'])
 
     def doorbells_received(self, part):
         """Doorbells part's module received: its doorbell device's count
@@ -113,10 +97,6 @@ class Membership(suite.Suite):
             if 'id' in d:
                 rows[int(d['id'])] = d
         return rows
-
-    def dropped_by_module(self, part):
-        return int(self.lab.exec(part, ['cat', '/sys/kernel/xpmem/doorbells_dropped'],
-                                 timeout=30))
 
     def wait_fenced(self, viewer, part, limit_ms):
         """Until viewer shows part DEAD; returns (row, ms it took)."""
@@ -195,7 +175,7 @@ class Membership(suite.Suite):
         for src in range(N):
             for dst in range(N):
                 if src != dst:
-                    self.say(f'PING {src} -> {dst}: {self.ping(src, dst)} ns')
+                    self.say(f'PING {src} -> {dst}: {self.lab.ping(src, dst)} ns')
 
     def module_doorbells(self, part):
         """The module's own counts: (doorbells_sent, doorbells_received)."""
@@ -212,7 +192,7 @@ class Membership(suite.Suite):
             before = self.doorbells_received(p)
             sent0, _ = self.module_doorbells(src)
             _, recv0 = self.module_doorbells(p)
-            self.ping(src, p)
+            self.lab.ping(src, p)
             after = self.doorbells_received(p)
             sent1, _ = self.module_doorbells(src)
             _, recv1 = self.module_doorbells(p)
@@ -257,19 +237,19 @@ class Membership(suite.Suite):
             d0 = int(self.fabric_stats()[1]['dropped'])
             self.lab.run('fabric', 'drop-to', 1, 'on', timeout=60)
             try:
-                self.ping(0, 1)
+                self.lab.ping(0, 1)
             finally:
                 self.lab.run('fabric', 'drop-to', 1, 'off', timeout=60)
             d1 = int(self.fabric_stats()[1]['dropped'])
             self.say(f'fabricd dropped {d1 - d0} doorbell(s) to 1')
         else:
-            d0 = self.dropped_by_module(0)
+            d0 = self.lab.dropped_doorbells(0)
             self.lab.inject(0, 'drop_doorbells', 1)
             try:
-                self.ping(0, 1)
+                self.lab.ping(0, 1)
             finally:
                 self.lab.inject(0, 'drop_doorbells', 0)
-            d1 = self.dropped_by_module(0)
+            d1 = self.lab.dropped_doorbells(0)
             self.say(f'partition 0 dropped {d1 - d0} doorbell(s)')
         expect(d1 > d0, f'no doorbell was dropped ({d0} -> {d1}): the PING proved nothing')
 
@@ -295,8 +275,8 @@ class Membership(suite.Suite):
         expect(self.epoch2 is not None, 'no epoch of 2 before its kill (the kill check failed)')
         self.restart(2, 'kill2')
         self.rejoined(2, self.epoch2)
-        self.ping(0, 2)
-        self.ping(2, 0)
+        self.lab.ping(0, 2)
+        self.lab.ping(2, 0)
 
     def monitor_saw(self):
         """What 0's monitor printed: 2's old epoch fenced (reason
@@ -358,12 +338,12 @@ class Membership(suite.Suite):
     def injected_drops(self):
         """inject drop_doorbells in 0: every doorbell 0 rings is swallowed,
         PINGs to 1 and 2 are still answered (the peers' rescan)."""
-        d0 = self.dropped_by_module(0)
+        d0 = self.lab.dropped_doorbells(0)
         self.lab.inject(0, 'drop_doorbells', 1)
         try:
-            self.ping(0, 1)
-            self.ping(0, 2)
-            d1 = self.dropped_by_module(0)
+            self.lab.ping(0, 1)
+            self.lab.ping(0, 2)
+            d1 = self.lab.dropped_doorbells(0)
         finally:
             self.lab.inject(0, 'drop_doorbells', 0)
         self.say(f'doorbells dropped by partition 0: {d0} -> {d1}')
@@ -380,8 +360,8 @@ class Membership(suite.Suite):
         expect(r['reason'] == 'protocol', f'2 fenced for {r["reason"]}, not protocol')
         r1 = self.row(0, 1)
         expect(r1['state'] == 'UP' and r1['epoch'] == e1, f'1 was touched: {r1} (epoch {e1})')
-        self.ping(0, 1)
-        self.ping(1, 0)
+        self.lab.ping(0, 1)
+        self.lab.ping(1, 0)
 
 
 def main():

@@ -24,9 +24,9 @@ demo (tools/demo/xpmem-remote-demo) and the remote benchmark
 Import it with tools/lab on sys.path (see the users).
 """
 
-from .lab import Lab, LabError, Proc, kv, median, now_ms, shell_quote  # noqa: F401
+from .lab import Lab, LabError, Proc, kv, median, now_ms, pairs, shell_quote  # noqa: F401
 from .puppet import Puppet  # noqa: F401
 from . import closing, kmi, ram, suite, xpart  # noqa: F401
 
-__all__ = ['Lab', 'LabError', 'Proc', 'Puppet', 'closing', 'kmi', 'kv', 'median', 'now_ms', 'ram',
-           'shell_quote', 'suite', 'xpart']
+__all__ = ['Lab', 'LabError', 'Proc', 'Puppet', 'closing', 'kmi', 'kv', 'median', 'now_ms',
+           'pairs', 'ram', 'shell_quote', 'suite', 'xpart']

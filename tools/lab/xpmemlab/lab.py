@@ -37,6 +37,13 @@ def kv(line):
     return dict(re.findall(r'(\w+)=(\S+)', line))
 
 
+def pairs(text):
+    """'received 4 sent 7' -> {'received': '4', 'sent': '7'} (the "key
+    value ..." lines of sysfs files and the lab's programs)."""
+    w = text.split()
+    return dict(zip(w[0::2], w[1::2]))
+
+
 class Proc:
     """A command running in a partition, its output read line by line as it
     comes (stdout and stderr both, stderr lines prefixed with 'stderr: ')."""
@@ -397,6 +404,22 @@ class Lab:
         if exports and not q:
             bad.append(f'exports {exports} with nothing quarantined')
         return bad
+
+    def ping(self, src, dst, timeout=30):
+        """PING dst from src's module (/sys/kernel/xpmem/ping); returns the
+        round trip (ns) src read; raises unless dst answered."""
+        st, out, err = self.run('exec', src, '--timeout', timeout, '--', 'sh', '-c',
+                                f'echo {dst} > /sys/kernel/xpmem/ping && '
+                                'cat /sys/kernel/xpmem/ping', timeout=timeout + 60, check=False)
+        res = pairs(out)
+        rtt = res.get('rtt_ns', '')
+        if st != 0 or res.get('peer') != str(dst) or not rtt.isdigit() or int(rtt) <= 0:
+            raise LabError(f'PING {src} -> {dst}: status {st}, "{(out + err).strip()}"')
+        return int(rtt)
+
+    def dropped_doorbells(self, part):
+        """Doorbells `part`'s module swallowed (inject drop_doorbells)."""
+        return int(self.exec(part, ['cat', '/sys/kernel/xpmem/doorbells_dropped'], timeout=30))
 
     def exports(self, part):
         """Live exports of `part`'s segments (tokens its peers hold)."""
