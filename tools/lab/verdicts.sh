@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # `failed` is for the sourcing script
 # verdicts.sh - the verdict lines of the bash script suites
-# (tests/partition/run-suite.sh, doorbell.sh); the Python suites have
+# (tests/partition/run-suite.sh); the Python suites have
 # tools/lab/xpmemlab/suite.py.  Sourced after common.sh.
 #
 # A script suite prints "PLAN N" first and then exactly N verdict lines

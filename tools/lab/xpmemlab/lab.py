@@ -185,11 +185,12 @@ class Lab:
                            f'(status {r.returncode}): {r.stderr.strip()}')
         return r.returncode, r.stdout, r.stderr
 
-    def boot(self, nparts, log):
+    def boot(self, nparts, log, *args):
         """A fresh lab of `nparts` partitions with the module loaded in each
-        (down, then up -n N), up's output kept in `log`; returns up's status."""
+        (down, then up -n N ARGS: `--doorbell rdma`...), up's output kept in
+        `log`; returns up's status."""
         self.run('down', timeout=300, check=False)
-        st, out, err = self.run('up', '-n', nparts, timeout=900, check=False)
+        st, out, err = self.run('up', '-n', nparts, *args, timeout=900, check=False)
         with open(log, 'w') as f:
             f.write(out + err)
         return st
