@@ -27,6 +27,13 @@ through the lab takes about a second here, so the owner's inval_ms is
 raised to `inval_ms` (default 10 s) for the munmap and put back after; the
 kill must land inside it.  A killed victim is then fenced by whichever
 comes first: its silence (dead_ms) or the owner's deadline.
+
+On the debug kernel (Lab.time_scale(), 4) everything takes longer, the
+lab's readings too (the kill landed 10,275 ms after the munmap there):
+the windows a kill must land in (inval_ms, the injected delay; the
+stalled fault service and fault_ms) are scaled by it when not given.
+What the kill must be is not: seen in the victim's own kernel, before the
+owner's deadline and within the injected delay after that reading.
 """
 
 import os
@@ -70,12 +77,15 @@ def self_fences(lab, part):
         return 0
 
 
-def kill_mid_invalidate(lab, owner, holders, victims, pages=64, delay_ms=30000, tag='kmi',
-                        inval_ms=10000, say=lambda s: None):
+def kill_mid_invalidate(lab, owner, holders, victims, pages=64, delay_ms=None, tag='kmi',
+                        inval_ms=None, say=lambda s: None):
     """holders: the partitions attaching the region; victims (a subset) are
-    killed mid-invalidate.  Returns a Kmi; raises LabError when a step
+    killed mid-invalidate.  delay_ms (default 30 s) and inval_ms (10 s)
+    times lab.time_scale().  Returns a Kmi; raises LabError when a step
     fails.  Leaves the injection cleared in no victim: they are dead (a
     restarted partition starts with no injection)."""
+    delay_ms = delay_ms or 30000 * lab.time_scale()
+    inval_ms = inval_ms or 10000 * lab.time_scale()
     k = Kmi()
     victims = list(victims)
     if not set(victims) <= set(holders):
@@ -105,7 +115,7 @@ def kill_mid_invalidate(lab, owner, holders, victims, pages=64, delay_ms=30000, 
         t0 = now_ms()
         k.owner('munmap', 'x', 'async')
         _kill_in_service(lab, k, victims, delay_ms, t0, say)
-        ev = k.owner.event('munmap', timeout=120)
+        ev = k.owner.event('munmap', timeout=120 * lab.time_scale())
     finally:
         lab.set_tunable(owner, 'inval_ms', old_inval)
     # A victim that fenced itself before the kill (the owner gave up on it
@@ -166,8 +176,8 @@ class Kof:
         self.dead_ms = None     # the holder's dead_ms
 
 
-def kill_owner_mid_fault(lab, owner, holder, pages=64, tag='kof', stall_ms=10000,
-                         fault_ms=15000, say=lambda s: None):
+def kill_owner_mid_fault(lab, owner, holder, pages=64, tag='kof', stall_ms=None,
+                         fault_ms=None, say=lambda s: None):
     """The owner's partition is killed while a FAULT of `holder` is in
     flight: the owner's fault service is stalled (`stall_fault_service_ms`),
     the holder's puppet touches a page it never touched (an asynchronous
@@ -175,8 +185,11 @@ def kill_owner_mid_fault(lab, owner, holder, pages=64, tag='kof', stall_ms=10000
     a request in flight to the owner and kills the owner, within the stall
     after that reading (else the answer may have come first: the run
     fails).  The holder's fault_ms is raised to `fault_ms` meanwhile so that
-    only the owner's death can end the fault early.  Returns a Kof with the
-    touch's event; raises LabError when a step fails."""
+    only the owner's death can end the fault early.  stall_ms (default
+    10 s) and fault_ms (15 s) times lab.time_scale().  Returns a Kof with
+    the touch's event; raises LabError when a step fails."""
+    stall_ms = stall_ms or 10000 * lab.time_scale()
+    fault_ms = fault_ms or 15000 * lab.time_scale()
     k = Kof()
     o = Puppet(lab, owner, f'{tag}-owner')
     o('map', 'x', pages, 1)

@@ -190,7 +190,8 @@ class Lab:
         (down, then up -n N ARGS: `--doorbell rdma`...), up's output kept in
         `log`; returns up's status."""
         self.run('down', timeout=300, check=False)
-        st, out, err = self.run('up', '-n', nparts, *args, timeout=900, check=False)
+        st, out, err = self.run('up', '-n', nparts, *args, timeout=900 * self.time_scale(),
+                                check=False)
         with open(log, 'w') as f:
             f.write(out + err)
         return st
@@ -263,7 +264,7 @@ class Lab:
         module loaded, unless module=False); the killed boot's console log
         is then run/pP/console.prev.log (see killed_console)."""
         _, out, err = self.run('restart', part, *([] if module else ['--no-module']),
-                               timeout=600)
+                               timeout=600 * self.time_scale())
         if log:
             with open(log, 'a') as f:
                 f.write(out + err)
@@ -274,18 +275,37 @@ class Lab:
 
     def module_file(self):
         """The xpmem.ko of the kernel the lab runs."""
-        if self.kernel_root().endswith(os.path.join('debug-kernel', 'root')):
+        if self.kernel() == 'debug':
             return os.path.join(self.build, 'debug-kernel', 'kmod', 'xpmem.ko')
         return os.path.join(self.build, 'kmod', 'xpmem.ko')
 
+    def kernel(self):
+        """'debug' or 'stock', chosen as tools/xpmem-lab chooses
+        (common.sh): XPMEM_LAB_KERNEL, else the kernel the running lab
+        booted (run/kernel), else stock."""
+        kind = self.env.get('XPMEM_LAB_KERNEL', '')
+        if not kind:
+            try:
+                with open(os.path.join(self.build, 'lab', 'run', 'kernel')) as f:
+                    kind = f.read().strip()
+            except OSError:
+                kind = 'stock'
+        return 'debug' if kind == 'debug' else 'stock'
+
+    def time_scale(self):
+        """How many times slower than the stock kernel the lab's kernel is
+        taken to run: XPMEM_DEBUG_TIME_SCALE (default 4) on the debug
+        kernel (KASAN, lockdep, kmemleak under TCG), 1 on the stock one.
+        tests/run scales its bounds by the same number; a suite scales
+        the windows a kill must land in and the host's slack with it,
+        never what a check asserts."""
+        if self.kernel() != 'debug':
+            return 1
+        return int(self.env.get('XPMEM_DEBUG_TIME_SCALE', '') or 4)
+
     def kernel_root(self):
         """The tree of the guest kernel the lab runs (its lib/modules)."""
-        try:
-            with open(os.path.join(self.build, 'lab', 'run', 'kernel')) as f:
-                kind = f.read().strip()
-        except OSError:
-            kind = 'stock'
-        if kind == 'debug':
+        if self.kernel() == 'debug':
             return os.path.join(self.build, 'debug-kernel', 'root')
         return os.path.join(self.build, 'lab', 'kernel')
 
