@@ -351,9 +351,10 @@ class Unbind:
             s.say(s.guest(0, "dmesg | grep -E 'xpmem.*(leaves|unloading)'; true", timeout=30))
         finally:
             for p in (1, 2):
-                lab.set_tunable(p, 'dead_ms', 1000)
+                lab.set_tunable(p, 'dead_ms', s.dead_ms)
         # The module again in 0: it rejoins under a new epoch.
         lab.exec(0, ['busybox', 'insmod', lab.module_file()], timeout=60)
+        lab.set_tunable(0, 'dead_ms', s.dead_ms)
         self.all_up()
         lab.set_tunable(0, 'inval_ms', 1000)
         lab.set_tunable(0, 'fault_ms', 1000)
@@ -386,7 +387,7 @@ class Unbind:
                 exp.stop()
                 g.stop()
                 raise
-            row = lab.wait_state(0, 1, 'DEAD', 10)
+            row = lab.wait_state(0, 1, 'DEAD', 10 * lab.time_scale())
             s.say(f'0 quarantined {row["quarantined"]} pages for 1')
             expect(row['quarantined'] > 0, '0 quarantined nothing for 1')
             t0 = now_ms()
@@ -429,6 +430,7 @@ class Unbind:
             lab.wait_state(p, q, 'UP', 60)
         lab.set_tunable(0, 'inval_ms', 1000)
         lab.set_tunable(0, 'fault_ms', 1000)
+        lab.set_tunable(0, 'dead_ms', s.dead_ms)
         # 1's invalidation thread sleeps out the injected 60 s on the old
         # INVALIDATE whatever the knob says now; a pattern run before it is
         # done gets its INVALIDATE served late, 0 fences 1 for the timeout
