@@ -111,6 +111,11 @@ class Remote(suite.Suite):
         teardown may trail the exit: `settle_s` to settle)."""
         kills.no_leaks(self.lab, part, settle_s, say=self.say)
 
+    def log_clean(self, part):
+        """Partition `part`'s kernel log clean now, mid-suite (gup and the
+        unbind checks): the closing checks' own check."""
+        Closing(self, self.lab, N).log_clean(part)
+
     def restart(self, part, tag):
         """Boots `part` again; its last boot's console is kept as
         TAG.console-killed.log for the final check."""
