@@ -294,9 +294,8 @@ class Unbind:
         s.guest(1, 'echo "$1" >"$2/bind"', self.window_bdf, DRV)
         # The rescan finds the window again by 0's tag.
         t0 = now_ms()
-        # (a list: window 0 is a window, and wait_until wants a true value)
-        w = lab.wait_until('1 finds its window onto 0 again', lambda: (
-            lambda w: [w] if w >= 0 else None)(int(s.row(1, 0)['window'])), 30)[0]
+        w = int(lab.wait_row('1 finds its window onto 0 again', 1, 0,
+                             lambda r: int(r['window']) >= 0, 30)['window'])
         s.say(f'1 sees 0 through window {w} again after {now_ms() - t0:.0f} ms')
         s.pair('window-rebound', 0, 1, 'pattern')
         s.no_leaks(0)
