@@ -140,10 +140,19 @@ static void zap_here(struct xpmem_segment *seg, unsigned long start,
  *   callbacks return at once for them, they never wait for one of ours).
  *   The segment's mapping has no pages, so no rmap walk, truncate or
  *   migration ever holds it: the callback's task never holds it.
- * - So the worker never needs what the waiting task holds, and everything
- *   it waits for was needed by the zap in the callback's own task as well
- *   (there on top of the owner's locks).  Its work depends on no peer and
- *   no user: the wait is as bounded as the zap in the task was.
+ * - The attacher mms' other subscribers take only locks that no task inside
+ *   an invalidation may hold: that is the kernel's own rule for every
+ *   subscriber, which lockdep enforces with the one map of all mms'
+ *   callbacks, taken also by every allocation that may reclaim (page_alloc.c),
+ *   by mmu_interval_read_begin() and by mmu_interval_notifier_remove().  The
+ *   waiting task is inside the owner's invalidation, so it holds none of
+ *   them; at a fence outside any callback it holds only our own locks
+ *   (part.lock, import_lock), which no subscriber but ours takes, and ours
+ *   return at once in the worker.
+ * - So the worker never needs what the waiting task holds.  Its work
+ *   depends on no peer and no user, only on the attacher mms' subscribers
+ *   returning, which reclaim needs of them anyway (it invalidates any mm):
+ *   the wait is as bounded as every unmap_mapping_pages() is.
  * - Work items never wait for each other, and WQ_MEM_RECLAIM gives zap_wq
  *   a rescuer thread: a zap still runs when no new kworker can be made
  *   (notifiers run in reclaim, and in kworkers: mmput_async()).
