@@ -150,7 +150,7 @@ bool stats_at_base(const struct xpmem_stats &s, const struct xpmem_stats &base)
 bool wait_stats_base(int fd, const struct xpmem_stats &base, int timeout_ms,
 		     struct xpmem_stats *last)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = now_ms() + scaled_ms(timeout_ms);
 
 	for (;;) {
 		bool ok = read_stats(fd, last);
@@ -234,7 +234,7 @@ int64_t now_us()
 
 bool kill_and_reap(pid_t pid, int *status)
 {
-	int64_t deadline = now_ms() + 10000;
+	int64_t deadline = now_ms() + scaled_ms(10000);
 	int st;
 
 	kill(pid, SIGKILL);

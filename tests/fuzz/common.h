@@ -69,7 +69,8 @@ using xt::format_stats;
 // True when the live-object counters equal base (the caller's own context
 // included) and nothing is pinned.
 bool stats_at_base(const struct xpmem_stats &s, const struct xpmem_stats &base);
-// Polls until stats_at_base or timeout_ms; the last snapshot lands in *last.
+// Polls until stats_at_base or timeout_ms (scaled by xt::time_scale()); the
+// last snapshot lands in *last.
 bool wait_stats_base(int fd, const struct xpmem_stats &base, int timeout_ms,
 		     struct xpmem_stats *last);
 
@@ -149,14 +150,17 @@ inline void rewrite(uintptr_t a)
 
 using xt::now_ms;
 int64_t now_us();
+// ms times xt::time_scale() (XPMEM_TEST_TIME_SCALE: 4 on the debug kernel),
+// for a bound on a wait; the helpers below scale theirs themselves.
+using xt::scaled_ms;
 // Sets up a freshly forked child: dies with its parent, no core dumps, an
-// alarm after timeout_s seconds so that it cannot outlive a hung run.
+// alarm after timeout_s seconds (scaled) so that it cannot outlive a hung run.
 using xt::child_setup;
-// waitpid() bounded by timeout_ms; on timeout the child is SIGKILLed and
+// waitpid() bounded by timeout_ms (scaled); on timeout the child is SIGKILLed and
 // reaped and -1 returned.  A child stuck in the kernel cannot be reaped:
 // after 10 s more it is left behind (still -1), never waited for forever.
 using xt::wait_pid;
-// Kills pid and reaps it within 10 s; false if it would not die (stuck in
+// Kills pid and reaps it within 10 s (scaled); false if it would not die (stuck in
 // an uninterruptible kernel wait).
 bool kill_and_reap(pid_t pid, int *status = nullptr);
 // For a run that stopped making progress: state, wait channel and kernel

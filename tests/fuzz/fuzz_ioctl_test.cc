@@ -43,8 +43,10 @@ uint64_t g_calls, g_seed, g_workers, g_timeout;
 // Calls never stop for this long in a healthy run, even in a slow VM: every
 // step, fork and exit is bounded well below it, and the counter moves
 // whenever any one of the workers makes 64 steps (on the debug kernel, at
-// about 480 calls a second, it moves several times a second).
+// about 480 calls a second, it moves several times a second).  Both bounds
+// are scaled by time_scale() (the debug kernel is slower at every step).
 constexpr int64_t kStallMs = 120000;
+constexpr int64_t kGraceMs = 90000;	// after the deadline, for the workers to stop
 
 void print_summary(const Board &b, double secs)
 {
@@ -118,6 +120,7 @@ TEST(FuzzIoctl, ManyProcesses)
 	// kernel): the run never hangs, and says where it was stuck.
 	std::vector<int> status(pids.size(), -1);
 	size_t left = pids.size();
+	const int64_t stall_ms = scaled_ms(kStallMs), grace_ms = scaled_ms(kGraceMs);
 	int64_t last_print = t0, last_move = t0;
 	uint64_t last_calls = 0;
 	std::string stuck;
@@ -138,12 +141,13 @@ TEST(FuzzIoctl, ManyProcesses)
 		}
 		if (t >= deadline && !b->stop.load())
 			b->stop.store(1);
-		bool hung = t - last_move >= kStallMs;
-		if (hung || t >= deadline + 90000) {
+		bool hung = t - last_move >= stall_ms;
+		if (hung || t >= deadline + grace_ms) {
 			stuck = describe_tasks("xpmem-fuzz");
-			ADD_FAILURE() << (hung ? "no progress for " + std::to_string(kStallMs / 1000) +
+			ADD_FAILURE() << (hung ? "no progress for " + std::to_string(stall_ms / 1000) +
 							 " s: processes stuck"
-					       : std::string("workers still running 90 s after the deadline"))
+					       : "workers still running " + std::to_string(grace_ms / 1000) +
+							 " s after the deadline")
 				      << ":\n" << stuck;
 			for (size_t i = 0; i < pids.size(); i++)
 				if (pids[i] > 0 && !kill_and_reap(pids[i], &status[i]))

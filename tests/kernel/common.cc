@@ -222,7 +222,7 @@ void child_fail(const char *file, int line, const char *what)
 bool wait_stats(const std::function<bool(const struct xpmem_stats &)> &pred,
 		int timeout_ms, struct xpmem_stats *last)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = now_ms() + scaled_ms(timeout_ms);
 
 	for (;;) {
 		bool ok = read_stats(last);

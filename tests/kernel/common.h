@@ -96,6 +96,11 @@ void *map_anon(size_t len, uintptr_t fixed = 0);
 // waitpid() bounded by timeout_ms; on timeout the child is SIGKILLed, reaped,
 // and -1 is returned.
 using xt::now_ms;
+// Bounds on waits times XPMEM_TEST_TIME_SCALE (4 on the debug kernel); the
+// helpers here (wait_pid, run_child, spawn, wait_stats, Peer) scale theirs.
+using xt::time_scale;
+using xt::scaled_ms;
+using xt::scaled_s;
 using xt::wait_pid;
 using xt::describe_status;
 using xt::exited_ok;
@@ -121,7 +126,7 @@ pid_t spawn(const std::function<int()> &fn, int timeout_s = 30);
 // alarm so that it cannot outlive a hung test.
 using xt::child_setup;
 
-// Polls read_stats() until pred holds or timeout_ms passes; the last snapshot
+// Polls read_stats() until pred holds or timeout_ms (scaled) passes; the last snapshot
 // is left in *last.  Counters that drop after a process exits can lag a bit
 // (the file and mm are released after the exit is visible to waitpid).
 bool wait_stats(const std::function<bool(const struct xpmem_stats &)> &pred,

@@ -14,10 +14,11 @@
 // Such a loop is a failure, not a hang, and is told from a slow kernel by
 // progress, not by total time: every process of the pattern counts each page
 // it finished in a shared counter, and a run whose counter stands still for
-// kStallSeconds is killed and failed.  A looping write moves nothing past
-// its first page, so it fails after kStallSeconds whatever the kernel's
-// speed; the debug kernel (KASAN, lockdep), 10 to 100 times slower, takes
-// minutes for 10,000 pages but moves the counter many times a second.
+// kStallSeconds (times time_scale(): 80 s on the debug kernel) is killed and
+// failed.  A looping write moves nothing past its first page, so it fails
+// after that bound whatever the kernel's speed; the debug kernel (KASAN,
+// lockdep), 10 to 100 times slower, takes minutes for 10,000 pages but
+// moves the counter many times a second.
 //
 // 1 to 3 children, one after the other and side by side, 1 to 10,000 pages;
 // afterwards the parent's word of page i holds its fill value plus
@@ -61,11 +62,18 @@ inline void step()
 	progress->steps.fetch_add(1, std::memory_order_relaxed);
 }
 
+// kStallSeconds on this kernel.
+int stall_seconds()
+{
+	return scaled_s(kStallSeconds);
+}
+
 // waitpid() for @pid for as long as the pattern makes progress: after
-// kStallSeconds without a step @pid is SIGKILLed (its children die with it),
-// reaped, and -1 returned.
+// stall_seconds() without a step @pid is SIGKILLed (its children die with
+// it), reaped, and -1 returned.
 int wait_progressing(pid_t pid)
 {
+	const int64_t stall_ms = (int64_t)stall_seconds() * 1000;
 	uint64_t seen = progress->steps.load();
 	int64_t moved = now_ms();
 	int status;
@@ -80,7 +88,7 @@ int wait_progressing(pid_t pid)
 		if (now_steps != seen) {
 			seen = now_steps;
 			moved = now_ms();
-		} else if (now_ms() - moved >= kStallSeconds * 1000) {
+		} else if (now_ms() - moved >= stall_ms) {
 			break;
 		}
 		usleep(10000);
@@ -239,7 +247,7 @@ TEST_P(CowWrite, AddThroughAttachmentCompletes)
 	EXPECT_TRUE(exited_ok(st))
 		<< describe_status(st) << " after " << steps << " of " << all
 		<< " steps"
-		<< (st == -1 ? " (no page finished for " + std::to_string(kStallSeconds) +
+		<< (st == -1 ? " (no page finished for " + std::to_string(stall_seconds()) +
 				       " s: a write looping on its page fault?)"
 			     : std::string());
 	EXPECT_TRUE(st == -1 || !exited_ok(st) || steps == all)

@@ -162,7 +162,7 @@ Reply run(const Request &q, bool *quit)
 			// No parent-death signal: it must outlive us; its
 			// own alarm bounds it (alarms are not inherited).
 			prctl(PR_SET_PDEATHSIG, 0);
-			alarm(g_lifetime_s);
+			alarm((unsigned)scaled_s(g_lifetime_s));
 			for (;;)
 				pause();
 		}
@@ -207,7 +207,7 @@ Reply run(const Request &q, bool *quit)
 		struct pollfd pfd = { sock, POLLIN, 0 };
 		// A test that went away without telling us: give up at
 		// our lifetime, like the alarm does.
-		if (poll(&pfd, 1, o.lifetime_s * 1000) <= 0)
+		if (poll(&pfd, 1, scaled_ms((int64_t)o.lifetime_s * 1000)) <= 0)
 			_exit(2);
 		Request q;
 		ssize_t n = recv(sock, &q, sizeof(q), 0);
@@ -251,7 +251,7 @@ Peer::Peer(const PeerOptions &opts)
 
 	struct pollfd pfd = { sock_, POLLIN, 0 };
 	Reply hello;
-	if (poll(&pfd, 1, 20000) != 1 ||
+	if (poll(&pfd, 1, scaled_ms(20000)) != 1 ||
 	    recv(sock_, &hello, sizeof(hello), 0) != sizeof(hello)) {
 		why_ = "peer did not start";
 		return;
@@ -311,6 +311,7 @@ Reply Peer::collect(int timeout_ms)
 		return r;
 	}
 	struct pollfd pfd = { sock_, POLLIN, 0 };
+	timeout_ms = scaled_ms(timeout_ms);
 	int n = poll(&pfd, 1, timeout_ms);
 	if (n == 0) {
 		fprintf(stderr, "peer %d: no answer to op %u in %d ms\n",

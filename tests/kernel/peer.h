@@ -69,7 +69,8 @@ struct PeerOptions {
 	bool drop = false;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	// The peer kills itself after this long, whatever happens.
+	// The peer kills itself after this long (scaled by time_scale()),
+	// whatever happens.
 	int lifetime_s = 120;
 };
 
@@ -85,6 +86,7 @@ public:
 	const std::string &why() const { return why_; }
 	pid_t pid() const { return pid_; }
 
+	// Every timeout_ms here is scaled by time_scale().
 	Reply call(Op op, uint64_t a = 0, uint64_t b = 0, uint64_t c = 0,
 		   uint64_t d = 0, uint64_t e = 0, int timeout_ms = 60000);
 	// call() in two halves, so that several peers work at the same time.

@@ -4,8 +4,10 @@
 #include "test_proc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -26,18 +28,56 @@ int64_t now_ms()
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int time_scale()
+{
+	static int scale;
+
+	if (!scale) {
+		const char *v = getenv("XPMEM_TEST_TIME_SCALE");
+		char *end;
+		long n = 1;
+
+		if (v && *v) {
+			errno = 0;
+			n = strtol(v, &end, 10);
+			if (errno || *end || n < 1 || n > 1000) {
+				fprintf(stderr, "XPMEM_TEST_TIME_SCALE='%s': not an "
+					"integer from 1 to 1000\n", v);
+				exit(2);
+			}
+		}
+		scale = (int)n;
+	}
+	return scale;
+}
+
+static int clamp_int(int64_t v)
+{
+	return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
+}
+
+int scaled_ms(int64_t ms)
+{
+	return clamp_int(ms * time_scale());
+}
+
+int scaled_s(int64_t s)
+{
+	return clamp_int(s * time_scale());
+}
+
 void child_setup(int timeout_s)
 {
 	struct rlimit nocore = { 0, 0 };
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	setrlimit(RLIMIT_CORE, &nocore);
-	alarm(timeout_s);
+	alarm(timeout_s > 0 ? (unsigned)scaled_s(timeout_s) : 0);
 }
 
 int wait_pid(pid_t pid, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = now_ms() + scaled_ms(timeout_ms);
 	int status;
 
 	for (;;) {

@@ -95,7 +95,9 @@ TEST(StressMixed, GenerationsUnderAttachers)
 
 	// Supervise: replace owners that exit, note any that die otherwise,
 	// stop at the deadline or when nothing moves any more (a process stuck
-	// in the kernel), and never wait without a bound.
+	// in the kernel), and never wait without a bound (scaled: the debug
+	// kernel is slower at every step).
+	const int64_t stall_ms = xf::scaled_ms(120000), grace_ms = xf::scaled_ms(120000);
 	int64_t last_print = t0, last_move = t0;
 	uint64_t last_progress = 0;
 	int alive = nprocs;
@@ -130,10 +132,12 @@ TEST(StressMixed, GenerationsUnderAttachers)
 		}
 		if (t >= deadline)
 			sh->stop.store(1);
-		bool hung = t - last_move >= 120000;
-		if (hung || t >= deadline + 120000) {
-			deaths.push_back(std::string(hung ? "no progress for 120 s" :
-						     "processes still running 120 s after the end") +
+		bool hung = t - last_move >= stall_ms;
+		if (hung || t >= deadline + grace_ms) {
+			deaths.push_back((hung ? "no progress for " + std::to_string(stall_ms / 1000) +
+							 " s"
+					       : "processes still running " +
+							 std::to_string(grace_ms / 1000) + " s after the end") +
 					 ": processes stuck:\n" + xf::describe_tasks("xpmem-stress"));
 			for (int i = 0; i < nprocs; i++)
 				if (pids[i] > 0 && !xf::kill_and_reap(pids[i]))
