@@ -3,6 +3,7 @@
  * rogue.c - a partition gone rogue, for the partition suite.
  *
  *   xpmem-partition-rogue SECONDS
+ *   xpmem-partition-rogue SECONDS REGION-FILE ID
  *
  * Run as root in a partition of the lab: maps the control region (the
  * doorbell device's BAR2) through /dev/mem — write-back, as the module maps
@@ -10,6 +11,11 @@
  * outgoing rings (control words and slots) and the completion words it
  * writes, and fills them with random bytes over and over for SECONDS.  The
  * other partitions must drop what they read there, fence it, and carry on.
+ *
+ * The second form does the same on the host, to partition ID's rings, in
+ * fabricd's region file (the memory behind every partition's BAR2): for a
+ * guest kernel without /dev/mem (the lab's debug kernel).  The readers
+ * cannot tell who wrote the bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,41 +79,88 @@ static unsigned int read_self(void)
 	return id;
 }
 
-int main(int argc, char **argv)
+/* The region file on the host, mapped shared as fabricd maps it. */
+static unsigned char *map_region_file(const char *path, size_t *len)
 {
-	struct xp_region r;
 	struct stat st;
-	unsigned char *mem;
-	unsigned long long start;
-	unsigned int self, dst, rounds = 0;
-	time_t end;
-	int fd, err;
+	void *mem;
+	int fd = open(path, O_RDWR);
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s SECONDS\n", argv[0]);
-		return 2;
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "rogue: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
 	}
-	self = read_self();
-	start = bar2_start();
-	if (self == ~0u || !start || stat(DOORBELL_DEV "/resource2", &st)) {
+	mem = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mem == MAP_FAILED) {
+		fprintf(stderr, "rogue: mmap %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	*len = st.st_size;
+	return mem;
+}
+
+/* The guest's BAR2 through /dev/mem, and this partition's id. */
+static unsigned char *map_bar2(size_t *len, unsigned int *self)
+{
+	unsigned long long start = bar2_start();
+	struct stat st;
+	void *mem;
+	int fd;
+
+	*self = read_self();
+	if (*self == ~0u || !start || stat(DOORBELL_DEV "/resource2", &st)) {
 		fprintf(stderr, "rogue: no doorbell device with xpmem bound\n");
-		return 1;
+		return NULL;
 	}
 	fd = open("/dev/mem", O_RDWR);
 	if (fd < 0) {
 		fprintf(stderr, "rogue: /dev/mem: %s\n", strerror(errno));
-		return 1;
+		return NULL;
 	}
 	mem = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		   (off_t)start);
+	close(fd);
 	if (mem == MAP_FAILED) {
 		fprintf(stderr, "rogue: mmap /dev/mem at %#llx: %s\n", start,
 			strerror(errno));
-		return 1;
+		return NULL;
 	}
-	err = xp_region_attach(&r, mem, st.st_size);
+	*len = st.st_size;
+	return mem;
+}
+
+int main(int argc, char **argv)
+{
+	struct xp_region r;
+	unsigned char *mem;
+	unsigned int self, dst, rounds = 0;
+	size_t len;
+	time_t end;
+	int err;
+
+	if (argc != 2 && argc != 4) {
+		fprintf(stderr, "usage: %s SECONDS [REGION-FILE ID]\n", argv[0]);
+		return 2;
+	}
+	if (argc == 4) {
+		self = atoi(argv[3]);
+		mem = map_region_file(argv[2], &len);
+	} else {
+		mem = map_bar2(&len, &self);
+	}
+	if (!mem)
+		return 1;
+	err = xp_region_attach(&r, mem, len);
 	if (err) {
 		fprintf(stderr, "rogue: control region: %s\n", xp_attach_strerror(err));
+		return 1;
+	}
+	if (self >= r.l.max_parts) {
+		fprintf(stderr, "rogue: partition %u: the region has %u slots\n", self,
+			r.l.max_parts);
 		return 1;
 	}
 	rnd_state = (unsigned long long)time(NULL) * 2654435761u | 1;
