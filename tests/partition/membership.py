@@ -280,6 +280,7 @@ class Membership(suite.Suite):
         self.lab.exec(0, ['sh', '-c', f'setsid {self.ctl} --json monitor --timeout 600 '
                           '</dev/null >/tmp/monitor.log 2>&1 & echo $! >/tmp/monitor.pid'],
                       timeout=30)
+        self.monitor_listening()
         self.lab.kill(2)
         bound = self.dead_ms + 2 * HB_MS + self.slack_ms
         r, ms = self.wait_fenced(0, 2, max(3 * self.dead_ms, bound))
@@ -289,6 +290,22 @@ class Membership(suite.Suite):
         expect(r['reason'] == 'heartbeat', f'fenced for {r["reason"]}, not heartbeat')
         expect(r['epoch'] == self.epoch2, f'0 fenced epoch {r["epoch"]} of 2, not '
                f'{self.epoch2}')
+
+    def monitor_listening(self):
+        """Until 0's monitor waits in poll(), which it enters only after
+        joining the events group: a kill before that is an event it cannot
+        see.  On the debug kernel (load 12) the first run's monitor showed
+        2's rejoin but not its fence (6.4 s after the kill); the next run
+        saw its monitor in poll() 6.1 s after its start returned."""
+        pid = self.lab.exec(0, ['cat', '/tmp/monitor.pid'], timeout=30).strip()
+
+        def polling():
+            out = self.lab.exec(0, ['cat', f'/proc/{pid}/syscall'], timeout=30)
+            return out.split()[:1] in (['7'], ['271'])     # poll, ppoll (x86-64)
+        t0 = now_ms()
+        self.lab.wait_until(f'0\'s monitor (pid {pid}) waiting in poll()', polling,
+                            30 * self.lab.time_scale(), period=0.5)
+        self.say(f'monitor in 0 listening {now_ms() - t0:.0f} ms after its start returned')
 
     def restarted(self):
         expect(self.epoch2 is not None, 'no epoch of 2 before its kill (the kill check failed)')
