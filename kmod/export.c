@@ -188,6 +188,7 @@ static void serve_get(u32 peer, const struct xp_msg *m)
 	struct xpmem_segment *seg;
 	struct xpmem_export *e = NULL;
 	int status = -ENOENT;
+	const char *why = "no such segment";
 
 	seg = XPMEM_SEGID_PARTITION(g->segid) == (u64)xpmem_partition_self() ?
 	      xpmem_segment_lookup(g->segid) : NULL;
@@ -197,8 +198,15 @@ static void serve_get(u32 peer, const struct xp_msg *m)
 		if (!status) {
 			e = export_new(seg, peer, m->h.src_epoch, g->rid, rdonly);
 			status = e ? 0 : -ENOENT;
+			why = "no export (segment removed, or no memory)";
 		}
+	} else if (seg) {
+		why = "segment removed, a proxy, or its owner exiting";
 	}
+	/* The asker's log says only ENOENT: which one it was, here. */
+	if (status == -ENOENT)
+		pr_info_ratelimited("xpmem: GET of segid %#llx from partition %u: %s, answered ENOENT\n",
+				    g->segid, peer, why);
 	r.u.get_reply.segid = g->segid;
 	r.u.get_reply.status = status;
 	r.u.get_reply.rid = g->rid;	/* matched by it, nothing else */

@@ -115,6 +115,19 @@ err:
 	return NULL;
 }
 
+/*
+ * A GET that failed is ENOENT to the user, whatever stopped it (docs/design.md,
+ * Errors: the segment cannot be reached); what did goes to the kernel log, so
+ * that a test or an administrator can tell a peer not live from a request the
+ * table refused, a fence meanwhile or the owner's own ENOENT.
+ */
+static int get_failed(s64 segid, u32 peer, const char *why, int err)
+{
+	pr_info_ratelimited("xpmem: GET of segid %#llx from partition %u failed: %s (errno %d), returning ENOENT\n",
+			    segid, peer, why, -err);
+	return -ENOENT;
+}
+
 int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out)
 {
 	u32 peer = XPMEM_SEGID_PARTITION(segid);
@@ -125,16 +138,20 @@ int xpmem_import_get(s64 segid, bool rdonly, struct xpmem_segment **out)
 	struct xp_msg m = { };
 	int err;
 
-	if (!epoch)
-		return -ENOENT;		/* no such partition, or not live */
+	if (!epoch)	/* no such partition, or not live */
+		return get_failed(segid, peer, "partition not live", -ENOENT);
 	m.u.get.segid = segid;
 	m.u.get.flags = rdonly ? XPMEM_IOC_RDONLY : XPMEM_IOC_RDWR;
 	m.u.get.uid = from_kuid(&init_user_ns, current_euid());
 	m.u.get.gid = from_kgid(&init_user_ns, current_egid());
 	err = xpmem_partition_call(&rq, &m, XP_MSG_GET, fault_ns / 4,
 				   ktime_get_ns() + fault_ns);
+	if (err == -EINTR || err == -ETIMEDOUT)
+		return err;
 	if (err)
-		return err == -EINTR || err == -ETIMEDOUT ? err : -ENOENT;
+		return get_failed(segid, peer, "request not completed", err);
+	if (rq.status == -ENOENT)
+		return get_failed(segid, peer, "the owner answered ENOENT", rq.status);
 	if (rq.status)
 		return rq.status;
 	/*
