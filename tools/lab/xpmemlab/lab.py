@@ -221,7 +221,10 @@ class Lab:
 
     def exec(self, part, argv, timeout=120):
         """Runs argv in the partition; returns its stdout; fails on a
-        non-zero status."""
+        non-zero status.  `timeout` is in seconds on the stock kernel, times
+        time_scale(): on the debug kernel a short command (a counter read, a
+        daemon started in the background) took more than 30 s at load 12."""
+        timeout *= self.time_scale()
         return self.run('exec', part, '--timeout', timeout, '--',
                         *argv, timeout=timeout + 60)[1]
 

@@ -137,7 +137,9 @@ def pair(lab, name, e, a, scenario, eargs=(), aargs=(), logdir=None, say=print):
 class Daemon:
     """ARGV left running in partition `part` (setsid, output in the guest's
     /tmp/TAG.out); returns once a line matches `ready` (a regex; None: at
-    once), with the output so far in self.lines."""
+    once), with the output so far in self.lines.  wait_s (and result's)
+    are seconds on the stock kernel, times lab.time_scale() as Lab.exec's
+    bounds: a race exporter was not ready within 30 s on the debug kernel."""
 
     def __init__(self, lab, part, tag, argv, ready=None, wait_s=30):
         self._at(lab, part, tag)
@@ -147,7 +149,8 @@ class Daemon:
                   'setsid "$@" >"$out" 2>&1 </dev/null & echo $! >"$out.pid"; i=0; '
                   'while [ $i -lt "$n" ]; do grep -qE "$ready" "$out" 2>/dev/null && break; '
                   'i=$((i + 1)); sleep 0.1; done; cat "$out"')
-        text = lab.exec(part, ['sh', '-c', script, 'daemon', self.out, ready, wait_s * 10] +
+        n = wait_s * 10 * lab.time_scale()     # 0.1 s steps
+        text = lab.exec(part, ['sh', '-c', script, 'daemon', self.out, ready, n] +
                         [str(a) for a in argv], timeout=wait_s + 30)
         self.lines = text.splitlines()
         if ready and not any(re.search(ready, l) for l in self.lines):
@@ -176,7 +179,8 @@ class Daemon:
         script = ('out=$1 n=$2; i=0; while [ $i -lt "$n" ]; do '
                   'grep -qE "^(PASS|FAIL) " "$out" && break; i=$((i + 1)); sleep 0.1; done; '
                   'cat "$out"')
-        text = self.lab.exec(self.part, ['sh', '-c', script, 'result', self.out, wait_s * 10],
+        n = wait_s * 10 * self.lab.time_scale()
+        text = self.lab.exec(self.part, ['sh', '-c', script, 'result', self.out, n],
                              timeout=wait_s + 30)
         lines = text.splitlines()
         return passed(lines), lines
