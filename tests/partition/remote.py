@@ -165,10 +165,16 @@ class Remote(suite.Suite):
     # other races on for `secs` (xpmem-xpart-attach race: readers against
     # the exporter's munmap/remap): each invalidates its own memory while
     # serving the other's faults.
+    # Each exporter waits for its attacher's readers (--wait-ms, 60 s on the
+    # stock kernel): 0's waits while the host starts 1's exporter and both
+    # attachers, which took more than 60 s on the debug kernel (1's GET of
+    # 0's control segment then met 0's exporter gone: ENOENT), so the wait
+    # is scaled with the host's other bounds.
     def race_both_ways(self, tag, secs):
         lab = self.lab
-        ex = [xpart.Daemon(lab, p, f'{tag}{p}', [self.prog('export'), 'race', '--seconds', 8],
-                           '^segids ') for p in (0, 1)]
+        wait = ['--wait-ms', 60000 * self.scale]
+        ex = [xpart.Daemon(lab, p, f'{tag}{p}', [self.prog('export'), 'race', '--seconds', 8] +
+                           wait, '^segids ') for p in (0, 1)]
         segs = [xpart.values(d.lines, 'segids')[:2] for d in ex]
         self.say(f'race segids in 0: {segs[0]}; in 1: {segs[1]}')
         att = [lab.spawn(p, [self.prog('attach'), 'race'] + segs[1 - p] +

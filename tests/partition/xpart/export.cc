@@ -6,6 +6,7 @@
 //
 //   xpmem-xpart-export SCENARIO [--pages N] [--arm-before-munmap SPEC]
 //                      [--hold-ms MS] [--seconds S] [--frames-high N]
+//                      [--wait-ms MS]
 //
 // It maps the control page and the data pages, makes a segment of each and
 // prints "segids CTL DATA pages N" for the host to hand to the attacher;
@@ -16,6 +17,8 @@
 // --frames-high N (tests/partition/highmem.py): after the first fill, print
 // where the data pages' frames lie ("frames below_4g L above_4g H", from
 // /proc/self/pagemap) and fail unless at least N lie at or above 4 GiB.
+// --wait-ms MS: how long it waits for the attacher's next step (60000); a
+// host that starts the attacher late (the debug kernel) gives it longer.
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -360,7 +363,7 @@ int usage()
 {
 	fprintf(stderr, "usage: xpmem-xpart-export SCENARIO [--pages N] "
 		"[--arm-before-munmap SPEC] [--hold-ms MS] [--seconds S] "
-		"[--frames-high N]\nscenarios:");
+		"[--frames-high N] [--wait-ms MS]\nscenarios:");
 	for (const Scenario &s : kScenarios)
 		fprintf(stderr, " %s", s.name);
 	fprintf(stderr, "\n");
@@ -419,11 +422,13 @@ int main(int argc, char **argv)
 			e.o.seconds = atoi(v);
 		else if (a == "--frames-high")
 			e.o.frames_high = atol(v);
+		else if (a == "--wait-ms")
+			e.o.wait_ms = atoi(v);
 		else
 			return usage();
 	}
 	e.pages = e.o.pages;
-	if (e.pages < 8)
+	if (e.pages < 8 || e.o.wait_ms <= 0)
 		return usage();
 
 	void *c = map_anon(kPage);
