@@ -210,7 +210,7 @@ class Remote(suite.Suite):
         lab = self.lab
         e = lab.spawn(0, [self.prog(name), 'export', 40], timeout=60, name=f'{name} exporter')
         try:
-            _, line = e.expect('segid', 30)
+            _, line = e.expect('segid', 30 * self.scale)
         except LabError:
             e.stop()
             raise
@@ -218,7 +218,7 @@ class Remote(suite.Suite):
         st, out, err = lab.run('exec', 1, '--timeout', 30, '--', self.prog(name), 'attach', seg,
                                timeout=90, check=False)
         self.say(f'attacher in 1 (status {st}):\n{out}{err}')
-        e.wait(90)
+        e.wait(90 * self.scale)
         self.say('exporter in 0:\n' + '\n'.join(e.log))
         expect(st == 0, f'the {name} attacher in 1 exited {st}: {(out + err).strip()[-300:]}')
         expect(xpart.passed(e.log, tag), f'the {name} exporter did not pass: {e.tail()}')
@@ -478,11 +478,11 @@ class Remote(suite.Suite):
                       name='fanout exporter')
         procs = [e]
         try:
-            seg = e.expect('segid', 30)[1].split()[1]
+            seg = e.expect('segid', 30 * self.scale)[1].split()[1]
             procs.append(lab.spawn(1, [self.prog('fanout'), 'attach', seg, 16, 1, 15,
                                        'inject delay_invalidate_ms 3000'], timeout=120,
                                    env=env, name='fanout attacher in 1'))
-            while e.expect('ready', 90)[1] != 'ready 1':
+            while e.expect('ready', 90 * self.scale)[1] != 'ready 1':
                 pass
             procs.append(lab.spawn(2, [self.prog('fanout'), 'attach', seg, 1, 2, 10],
                                    timeout=120, name='fanout attacher in 2'))

@@ -69,7 +69,9 @@ class Exporter:
                            timeout=timeout, name=f'{name} exporter in {part}',
                            env={'XPMEMCTL': lab.ctl})
         try:
-            _, line = self.p.expect('segids', 60)
+            # It maps and fills its pages first: 100,000 of them took more
+            # than 60 s on the debug kernel (a host bound: scaled).
+            _, line = self.p.expect('segids', 60 * lab.time_scale())
         except LabError:
             self.p.stop()
             self._keep()
