@@ -55,6 +55,16 @@ PAGES = 64
 # Written after a fence (one per scenario): must reach no RAM.
 MARK_STALE = 0x5EA1ED0BAD000000
 MARK_OWNER = 0x5EA1ED0BAE000000
+# The module's dead_ms, which the suite keeps between checks.
+DEAD_MS = 1000
+# The host's kill-to-munmap slack on top of dead_ms (munmap_bound).
+MUNMAP_SLACK_MS = 2000
+# On the debug kernel (Lab.time_scale(), 4) dead_ms, that slack and the
+# host's waits are scaled, as in membership.py and remote.py: a TCG
+# partition under KASAN and lockdep on a loaded host misses heartbeats
+# for more than a second (remote.py's first run there: every partition
+# fenced itself within 15 minutes), and every reading through the lab is
+# slower.  What a check asserts is not scaled.
 # Long waits shortened for the default run; the soak suite sets more.
 QUARANTINE_HOLD_S = int(os.environ.get('XPMEM_SCENARIO_HOLD_S', '20'))
 # The remote attach under memory pressure.  It found a defect: the owner
@@ -73,12 +83,14 @@ class Suite(suite.Suite):
         self.killed_consoles = []
         self.bin = os.path.join(lab.build, 'tests', 'partition', 'xpart')
         self.ctl = lab.ctl
+        self.ts = lab.time_scale()
+        self.dead_ms = DEAD_MS * self.ts
 
     # ---- helpers ------------------------------------------------------------
 
     def pressure(self, part=0):
         out = self.lab.exec(part, [os.path.join(self.bin, 'xpmem-xpart-pressure'), 48],
-                            timeout=400)
+                            timeout=400 * self.ts)
         self.say(f'pressure in {part}: {out.strip()}')
 
     def restart(self, part, tag, module=True):
@@ -94,23 +106,27 @@ class Suite(suite.Suite):
         dead = self.lab.tunables(0)['dead_ms']['value']
         after = k.munmap_ms - k.kill_at_ms
         self.say(f'munmap {k.munmap_ms:.0f} ms, {after:.0f} ms after the kill (dead_ms {dead})')
-        expect(after < dead + 2000, f'munmap returned {after:.0f} ms after the kill '
-               f'(dead_ms {dead})')
+        slack = MUNMAP_SLACK_MS * self.ts
+        expect(after < dead + slack, f'munmap returned {after:.0f} ms after the kill '
+               f'(dead_ms {dead}, slack {slack})')
 
     def tunables(self, part):
+        """The suite's tunables in `part` (after a boot, a check that
+        changed them, a heal)."""
+        self.lab.set_tunable(part, 'dead_ms', self.dead_ms)
         self.lab.set_tunable(part, 'inval_ms', INVAL_MS)
         self.lab.set_tunable(part, 'fault_ms', FAULT_MS)
 
     def all_up(self, timeout=60):
         for p in range(N):
             for q in range(N):
-                self.lab.wait_state(p, q, 'UP', timeout)
+                self.lab.wait_state(p, q, 'UP', timeout * self.ts)
 
     def no_leaks(self, *parts):
         """Nothing left by exited programs in these partitions (process
         teardown may trail the exit a little: 15 s to settle)."""
         for p in parts:
-            deadline = now_ms() + 15000
+            deadline = now_ms() + 15000 * self.ts
             while True:
                 bad = self.lab.leaks(p)
                 if not bad:
@@ -157,7 +173,6 @@ class Suite(suite.Suite):
             self.strays(p)
             self.lab.inject(p, 'delay_invalidate_ms', 0)
             self.lab.inject(p, 'stall_fault_service_ms', 0)
-            self.lab.set_tunable(p, 'dead_ms', 1000)
             self.tunables(p)
         self.all_up(120)
 
@@ -209,7 +224,7 @@ class Suite(suite.Suite):
         self.no_leaks(0, 1)
         self.restart(2, 'fan-2')
         kmi.rejoin(lab, 0, 2, k.epochs[2])
-        lab.wait_counter(0, 'pinned_pages', 0, 20)
+        lab.wait_counter(0, 'pinned_pages', 0, 20 * self.ts)
         self.tunables(2)
 
     def two_at_once(self):
@@ -229,7 +244,7 @@ class Suite(suite.Suite):
         for v in (1, 2):
             kmi.rejoin(lab, 0, v, k.epochs[v])
             self.tunables(v)
-        lab.wait_counter(0, 'pinned_pages', 0, 20)
+        lab.wait_counter(0, 'pinned_pages', 0, 20 * self.ts)
         self.all_up()
 
     def stale(self):
@@ -239,7 +254,7 @@ class Suite(suite.Suite):
         e1 = lab.partitions(0)[1]['epoch']
         lab.stop(1)
         try:
-            row = lab.wait_state(0, 1, 'DEAD', 20)
+            row = lab.wait_state(0, 1, 'DEAD', 20 * self.ts)
             self.say(f'1 stopped, 0 sees it {row}')
             ms = o('munmap', 'x')['ms']
             self.say(f'0 unmapped the region in {ms} ms; quarantined for 1: '
@@ -259,9 +274,9 @@ class Suite(suite.Suite):
         kept = ram.words_at(lab.ram_file(0), pfns, 0)
         self.say(f'frames of the old region, word 0: {[hex(x) for x in kept[:4]]}...')
         h.exit()
-        row = kmi.rejoin(lab, 0, 1, e1, timeout=60)
+        row = kmi.rejoin(lab, 0, 1, e1, timeout=60 * self.ts)
         self.say(f'1 rejoined: {row}')
-        lab.wait_counter(0, 'pinned_pages', 0, 20)
+        lab.wait_counter(0, 'pinned_pages', 0, 20 * self.ts)
         self.no_leaks(0, 1)
 
     def owner_killed(self):
@@ -320,7 +335,7 @@ class Suite(suite.Suite):
         lab.exec(1, ['busybox', 'insmod', lab.module], timeout=120)
         kmi.rejoin(lab, 0, 1, k.epochs[1])
         self.tunables(1)
-        lab.wait_counter(0, 'pinned_pages', 0, 20)
+        lab.wait_counter(0, 'pinned_pages', 0, 20 * self.ts)
 
     def rejoin_kill(self):
         """1 killed mid-invalidate (0 holds a quarantine for it), then killed
@@ -351,7 +366,7 @@ class Suite(suite.Suite):
             ins = subprocess.Popen([lab.lab, 'exec', '1', '--timeout', '60', '--', 'busybox',
                                     'insmod', lab.module, 'dead_ms=120000'], env=lab.env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            lab.wait_state(0, 1, 'JOINING', 60)
+            lab.wait_state(0, 1, 'JOINING', 60 * self.ts)
             # The new epoch is the proof that 1 maps nothing of its old one.
             row = lab.wait_row('0 releases the quarantine at 1\'s JOIN', 0, 1,
                                lambda r: r['quarantined'] == 0, 10)
@@ -370,11 +385,11 @@ class Suite(suite.Suite):
                    f'{joined} -> {now}')
         finally:
             lab.cont(2)
-        lab.set_tunable(0, 'dead_ms', 1000)
+        lab.set_tunable(0, 'dead_ms', self.dead_ms)
         self.restart(1, 'rejoin-2')
         row = kmi.rejoin(lab, 0, 1, max(e1, after['epoch']))
         self.say(f'1 back: {row}')
-        lab.wait_counter(0, 'pinned_pages', 0, 20)
+        lab.wait_counter(0, 'pinned_pages', 0, 20 * self.ts)
         self.tunables(1)
         self.all_up()
         self.no_leaks(0, 1, 2)
@@ -434,19 +449,20 @@ class Suite(suite.Suite):
         e = lab.partitions(0)[1]['epoch'], lab.partitions(1)[0]['epoch']
         # The fault waits up to fault_ms for 0's answer: long enough here
         # for the host to see it in flight (a reading takes about 1 s).
-        lab.set_tunable(1, 'fault_ms', 15000)
-        lab.inject(0, 'stall_fault_service_ms', 10000)
+        # On the debug kernel the window and the host's wait are scaled.
+        lab.set_tunable(1, 'fault_ms', 15000 * self.ts)
+        lab.inject(0, 'stall_fault_service_ms', 10000 * self.ts)
         try:
             h('touch', 'x', 3, 'read', 'async')
             row = lab.wait_row('1 has a request in flight to 0', 1, 0,
-                               lambda r: r['inflight'] > 0, 10)
+                               lambda r: r['inflight'] > 0, 10 * self.ts)
             self.say(f'fault in flight: 1 sees 0 as {row}')
             h.kill()
         finally:
             lab.inject(0, 'stall_fault_service_ms', 0)
             lab.set_tunable(1, 'fault_ms', FAULT_MS)
         lab.wait_until('1 has no request in flight',
-                       lambda: lab.partitions(1)[0]['inflight'] == 0, 30)
+                       lambda: lab.partitions(1)[0]['inflight'] == 0, 30 * self.ts)
         expect(not h.alive(), 'the attacher survived SIGKILL')
         self.no_leaks(1)
         o('check', 'x', 11)
@@ -471,7 +487,6 @@ class Suite(suite.Suite):
             self.big_pressure_run(pages)
         finally:
             for p in range(N):
-                lab.set_tunable(p, 'dead_ms', 1000)
                 self.tunables(p)
 
     def big_pressure_run(self, pages):
@@ -504,7 +519,9 @@ def main():
                           'scenarios')
     os.makedirs(logdir, exist_ok=True)
     lab = Lab(REPO, build)
-    lab.module = os.path.join(build, 'kmod', 'xpmem.ko')
+    # The module built for the kernel the lab runs: build/kmod's is built
+    # against the stock kernel, which the debug kernel refuses to load.
+    lab.module = lab.module_file()
     # For working on the suite: XPMEM_SCENARIOS_REUSE=1 uses (and leaves up)
     # a running lab of 3 partitions; XPMEM_SCENARIOS_ONLY=WORD[,WORD] runs
     # only the checks whose name contains a WORD (the others say SKIP, and so
