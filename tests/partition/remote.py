@@ -566,12 +566,16 @@ class Remote(suite.Suite):
     # nobody is fenced.  Once the daemon answers, the page comes: the
     # partition recovered.  Before, the fault service slept on the FUSE
     # page, holding the exporter's mmap_lock, until the daemon answered.
-    FUSE_SETUP = '''bin=$1 fuseko=$2
+    # The FUSE exporter lives `life` s at most (FUSE_STOP ends it before):
+    # 180 on the stock kernel, scaled, as the check's steps took more than
+    # 6 minutes on the debug kernel (a 180 s exporter had exited, and the
+    # last GET met ENOENT).
+    FUSE_SETUP = '''bin=$1 fuseko=$2 life=$3
 [ -e /dev/fuse ] || insmod "$fuseko"
 mkdir -p /tmp/xfuse; rm -f /tmp/fuse.gate /tmp/fuse.stop
 setsid "$bin/xpmem-xpart-fuse" serve /tmp/xfuse /tmp/fuse.gate >/tmp/fuse-serve.out 2>&1 </dev/null &
 i=0; while [ $i -lt 300 ] && [ ! -e /tmp/xfuse/data ]; do i=$((i + 1)); sleep 0.1; done
-setsid "$bin/xpmem-xpart-fuse" export /tmp/xfuse/data 180 /tmp/fuse.stop >/tmp/fuse-export.out 2>&1 </dev/null &
+setsid "$bin/xpmem-xpart-fuse" export /tmp/xfuse/data "$life" /tmp/fuse.stop >/tmp/fuse-export.out 2>&1 </dev/null &
 i=0; while [ $i -lt 300 ]; do grep -q '^segid ' /tmp/fuse-export.out && break; i=$((i + 1)); sleep 0.1; done
 cat /tmp/fuse-serve.out; head -n 1 /tmp/fuse-export.out'''
     FUSE_STOP = '''touch /tmp/fuse.stop; i=0; while [ $i -lt 300 ]; do
@@ -588,7 +592,7 @@ tail -n 1 /tmp/fuse-export.out; umount /tmp/xfuse; grep -q '^PASS fuse-export' /
                                       'fuse.ko*'), recursive=True)
         r0, r1 = self.row(0, 1), self.row(1, 0)
         out = self.guest(0, self.FUSE_SETUP, self.bin, mods[0] if mods else '/none',
-                         timeout=90)
+                         180 * self.scale, timeout=90)
         self.say(out)
         seg = xpart.value(out.splitlines(), 'segid')
         expect(seg, f'the FUSE exporter in 0 printed no segid (fuse.ko: {mods[:1]})')
