@@ -415,9 +415,12 @@ static void serve_fault(u32 peer, const struct xp_msg *m)
 	charge_owner_end(memcg, old);
 	mmput(e->seg->mm);
 	if (n == -ETIMEDOUT) {
-		/* No answer yet: the requester re-posts, and we look again. */
-		trace_xpmem_timeout(peer, XP_MSG_FAULT, 0);
-		xpmem_count(timeouts, 1);
+		/*
+		 * No answer yet: the requester re-posts, and we look again.
+		 * Not a timeout: nothing missed its deadline (the requester's
+		 * own is counted in its `timeouts` if it comes).
+		 */
+		xpmem_count(faults_deferred, 1);
 	} else if (n < 0) {
 		err = n;
 	} else {

@@ -439,7 +439,8 @@ static int put_counters(struct sk_buff *msg)
 		if (put_u64(msg, XPMEM_DROP_ATTR(r), CTR(dropped[r])))
 			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
-	if (put_u64(msg, XPMEM_CTR_A_INVALIDATES_IN_SERVICE, CTR(invalidates_in_service)))
+	if (put_u64(msg, XPMEM_CTR_A_INVALIDATES_IN_SERVICE, CTR(invalidates_in_service)) ||
+	    put_u64(msg, XPMEM_CTR_A_FAULTS_DEFERRED, CTR(faults_deferred)))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -161,6 +161,8 @@ struct xpmem_counters {
 	atomic64_t invalidations, invalidations_refused;
 	/* remote traffic: counted by the partition fabric */
 	atomic64_t remote_faults, remote_invalidations, timeouts;
+	/* FAULTs the fault service left for the requester's re-post */
+	atomic64_t faults_deferred;
 	atomic64_t doorbells_sent, doorbells_received;
 	atomic64_t dropped[__XPMEM_DROP_MAX];
 	atomic64_t invalidates_in_service;	/* a gauge: serve_invalidation() */

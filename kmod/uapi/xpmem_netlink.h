@@ -73,7 +73,8 @@
  *     object counters (CONTEXTS .. PINNED_PAGES) are live objects and read 0
  *     when nothing uses xpmem; all others count events since the module was
  *     loaded.  The counters of remote traffic (REMOTE_*, TIMEOUTS,
- *     DOORBELLS_*, DROPPED) exist and read 0 until the fabric exists.
+ *     FAULTS_DEFERRED, DOORBELLS_*, DROPPED) exist and read 0 until the
+ *     fabric exists.
  * XPMEM_CMD_GET_HISTOGRAMS   dump; reply attrs enum xpmem_hist_attr.  One
  *     message per latency histogram (enum xpmem_hist_id), each with COUNT,
  *     SUM_NS and BUCKETS: a nest of XPMEM_BUCKET_A_BUCKET nests, each with
@@ -295,6 +296,10 @@ enum xpmem_ctr_attr {
 	 * invalidation thread, not yet completed): tests confirm with it that
 	 * a partition they kill is in the middle of an invalidation */
 	XPMEM_CTR_A_INVALIDATES_IN_SERVICE,
+	/* FAULTs from peers the fault service left unanswered after a
+	 * quarter of fault_ms (a page under I/O): the requester re-posts.
+	 * Not counted in TIMEOUTS, which are deadlines missed. */
+	XPMEM_CTR_A_FAULTS_DEFERRED,
 
 	__XPMEM_CTR_A_MAX,
 	XPMEM_CTR_A_MAX = __XPMEM_CTR_A_MAX - 1

@@ -469,7 +469,7 @@ TEST_F(Xpmemctl, StatsCountersAndHistograms)
 	EXPECT_GE(hist_count(st1, "fault") - hist_count(st0, "fault"), 4u);
 	// Nothing remote exists yet: those counters and histogram read 0.
 	for (const char *c : { "remote_faults", "remote_invalidations", "timeouts",
-			       "doorbells_sent", "doorbells_received",
+			       "faults_deferred", "doorbells_sent", "doorbells_received",
 			       "dropped_malformed", "dropped_stale_epoch" }) {
 		EXPECT_TRUE(st1["counters"].has(c)) << c;
 		EXPECT_EQ(st1["counters"][c].num, 0u) << c;

@@ -201,7 +201,9 @@ class Remote(suite.Suite):
         self.not_fenced(0, 1, r0)
         self.not_fenced(1, 0, r1)
         now = [self.counter(p, 'timeouts') for p in (0, 1)]
-        expect(now == t, f'a request timed out: timeouts {t} -> {now}')
+        deferred = [self.counter(p, 'faults_deferred') for p in (0, 1)]
+        expect(now == t, f'a request timed out: timeouts {t} -> {now} '
+                         f'(faults_deferred now {deferred}, not timeouts)')
 
     # One xpmem-xpart-PROG pair: "PROG export 40" in 0 prints its segid,
     # "PROG attach SEGID" in 1 works on it; the exporter's own "PASS TAG" is
@@ -591,6 +593,7 @@ tail -n 1 /tmp/fuse-export.out; umount /tmp/xfuse; grep -q '^PASS fuse-export' /
         mods = glob.glob(os.path.join(lab.kernel_root(), 'lib', 'modules', '*', '**',
                                       'fuse.ko*'), recursive=True)
         r0, r1 = self.row(0, 1), self.row(1, 0)
+        d0, t0 = lab.counters(0).get('faults_deferred', 0), self.counter(0, 'timeouts')
         out = self.guest(0, self.FUSE_SETUP, self.bin, mods[0] if mods else '/none',
                          180 * self.scale, timeout=90)
         self.say(out)
@@ -622,6 +625,13 @@ tail -n 1 /tmp/fuse-export.out; umount /tmp/xfuse; grep -q '^PASS fuse-export' /
             expect(ok and ms is not None and ms >= 7500,
                    f'the stuck fault ended after {ms} ms ({lines[-1:]}), before half of 1\'s '
                    f'fault_ms: not stuck')
+            # 0 left that FAULT for 1's re-posts, a quarter of fault_ms at
+            # a time: deferrals, none of them a timeout of 0's (the stuck
+            # requester's own deadline is 1's).
+            d1, t1 = lab.counters(0).get('faults_deferred', 0), self.counter(0, 'timeouts')
+            self.say(f'partition 0: faults_deferred {d0} -> {d1}, timeouts {t0} -> {t1}')
+            expect(d1 > d0, 'partition 0 counted no deferred FAULT while one was stuck')
+            expect(t1 == t0, f'partition 0 counted its deferrals as timeouts: {t0} -> {t1}')
             # The daemon answers: the page comes.
             lab.exec(0, ['touch', '/tmp/fuse.gate'], timeout=30)
         finally:

@@ -26,6 +26,7 @@ static const char *const counter_names[XPMEM_CTR_A_MAX + 1] = {
 	[XPMEM_CTR_A_DOORBELLS_SENT] = "doorbells_sent",
 	[XPMEM_CTR_A_DOORBELLS_RECEIVED] = "doorbells_received",
 	[XPMEM_CTR_A_INVALIDATES_IN_SERVICE] = "invalidates_in_service",
+	[XPMEM_CTR_A_FAULTS_DEFERRED] = "faults_deferred",
 };
 
 static const char *const drop_names[__XPMEM_DROP_MAX] = {
