@@ -344,7 +344,7 @@ static int probe_doorbell(struct pci_dev *pdev, void __iomem *regs)
 err_free_vectors:
 	/* devm releases the IRQs before the vectors go: free them first. */
 	while (--v >= 0)
-		devm_free_irq(&pdev->dev, pci_irq_vector(pdev, v), db);
+		devm_free_irq(&pdev->dev, db->irqs[v], db);
 	pci_free_irq_vectors(pdev);
 	return err;
 }
@@ -450,6 +450,7 @@ static void fabric_remove(struct pci_dev *pdev)
 {
 	struct doorbell_dev *db = pci_get_drvdata(pdev);
 	const struct xpmem_fabric_hooks *hooks;
+	bool bound;
 	int v;
 
 	if (!db) {
@@ -466,14 +467,24 @@ static void fabric_remove(struct pci_dev *pdev)
 			hooks->unbinding();
 	}
 	mutex_lock(&fabric.lock);
-	if (fabric.doorbell == db) {
+	bound = fabric.doorbell == db;
+	if (bound) {
 		WRITE_ONCE(fabric.doorbell, NULL);
 		iowrite32(0, db->regs + IVSHMEM_REG_INTRMASK);
-		for (v = 0; v < db->nvectors; v++)
-			devm_free_irq(&pdev->dev, pci_irq_vector(pdev, v), db);
-		pci_free_irq_vectors(pdev);
 	}
 	mutex_unlock(&fabric.lock);
+	/*
+	 * The vectors go after fabric.lock is dropped: freeing them takes the
+	 * MSI descriptors' mutex, under which the PCI core allocates, and
+	 * reclaim can enter our notifier, which takes the fabric mutex and
+	 * then fabric.lock (a cycle lockdep reported at rmmod).  Only this
+	 * device's remove frees them, and the device core serialises it.
+	 */
+	if (bound) {
+		for (v = 0; v < db->nvectors; v++)
+			devm_free_irq(&pdev->dev, db->irqs[v], db);
+		pci_free_irq_vectors(pdev);
+	}
 }
 
 static const struct pci_device_id fabric_ids[] = {
