@@ -66,7 +66,8 @@ wait_in_service() {
 '''
 
 # Runs in partition 1: the window device with index $3, the reader in the
-# background until it mapped its pages, the unbind, then its output.
+# background until it mapped its pages (segids $4 $5, SIGBUS awaited for $6
+# ms from then), the unbind, then its output.
 WINDOW_GUEST = GUEST_LIB + r'''
 bin=$1 drv=$2 w=$3
 bdf=
@@ -76,7 +77,7 @@ for d in "$drv"/0000:*; do
 done
 [ -n "$bdf" ] || { echo "no window device with index $w"; exit 1; }
 echo "window $w is $bdf"
-"$bin/xpmem-xpart-attach" window-loss "$4" "$5" --hold-ms 30000 >/tmp/window.att 2>&1 &
+"$bin/xpmem-xpart-attach" window-loss "$4" "$5" --hold-ms "$6" >/tmp/window.att 2>&1 &
 reader=$!
 wait_line /tmp/window.att "^ready" "the reader's ready"
 echo "reader: $(head -n 1 /tmp/window.att)"
@@ -255,9 +256,14 @@ class Unbind:
         expect(w >= 0, '1 has no window onto 0')
         exp = xpart.Exporter(lab, 0, 'owner-death', ['--hold-ms', 300000], name='window-owner',
                              logdir=s.logs)
+        # How long the reader waits for its SIGBUS after it is ready: the
+        # shell's wait for its ready line and the unbind come first, and on
+        # the debug kernel they take seconds.
+        hold_ms = 30000 * lab.time_scale()
         try:
-            st, out, err = lab.run('exec', 1, '--timeout', 120, '--', 'sh', '-c', WINDOW_GUEST,
-                                   'window', s.bin, DRV, w, *exp.segids, timeout=180,
+            st, out, err = lab.run('exec', 1, '--timeout', 120 * lab.time_scale(), '--',
+                                   'sh', '-c', WINDOW_GUEST, 'window', s.bin, DRV, w,
+                                   *exp.segids, hold_ms, timeout=180 * lab.time_scale(),
                                    check=False)
         finally:
             exp.stop()
@@ -270,9 +276,16 @@ class Unbind:
         self.window_bdf = next((l.split()[3] for l in lines
                                 if l.startswith('window ') and ' is ' in l), None)
         expect('unbind status 0' in lines, 'the unbind failed')
+        t_unbind = xpart.values(lines, 'unbinding')[1:2]   # "unbinding at_ms N"
+        t_ready = [l.split()[-1] for l in lines
+                   if l.startswith('reader: ready: ') and ' at_ms ' in l][:1]
+        if t_unbind and t_ready:
+            late = int(t_unbind[0]) - int(t_ready[0])
+            s.say(f'the unbind began {late} ms after the reader was ready (hold {hold_ms} ms)')
+            expect(late < hold_ms, f'the unbind began {late} ms after the reader was ready, '
+                   f'past its hold of {hold_ms} ms: the check did not run')
         expect(any(l.startswith('    reader: PASS ') for l in lines),
                'the reader in 1 did not end with SIGBUS')
-        t_unbind = xpart.values(lines, 'unbinding')[1:2]   # "unbinding at_ms N"
         t_sigbus = [l.split()[4] for l in lines if l.startswith('    reader: rereads ')][:1]
         if t_unbind and t_sigbus:
             s.say(f'SIGBUS {int(t_sigbus[0]) - int(t_unbind[0])} ms after the unbind began '

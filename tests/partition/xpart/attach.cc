@@ -492,10 +492,13 @@ bool window_loss(Att &a)
 		if (v != pattern(1, pg, 0))
 			return failed(a, "page " + std::to_string(pg) + " read wrong data");
 	}
-	printf("ready: %zu pages mapped\n", n);
+	// at_ms: CLOCK_MONOTONIC, as the guest's /proc/uptime near enough, so
+	// that the check can tell an unbind that came after the hold ended.
+	int64_t ready_ms = now_ms(), deadline = ready_ms + a.o.hold_ms;
+	printf("ready: %zu pages mapped at_ms %lld\n", n, (long long)ready_ms);
 	fflush(stdout);
-	int64_t deadline = now_ms() + a.o.hold_ms;
-	for (size_t i = 0; now_ms() < deadline; i++) {
+	size_t i = 0;
+	for (; now_ms() < deadline; i++) {
 		Prober::Result r = p.read(i % n, 0, &v, 60000);
 		if (r == Prober::kValue) {
 			if (v != pattern(1, i % n, 0))
@@ -511,8 +514,8 @@ bool window_loss(Att &a)
 			return failed(a, "the prober " + p.how() + ", not SIGBUS");
 		return true;
 	}
-	return failed(a, "no SIGBUS within " + std::to_string(a.o.hold_ms) +
-			 " ms: the old mappings still read the window's frames");
+	return failed(a, "no SIGBUS within " + std::to_string(a.o.hold_ms) + " ms (" +
+			 std::to_string(i) + " rereads): the old mappings still read the window's frames");
 }
 
 struct Scenario {
