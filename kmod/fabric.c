@@ -475,10 +475,11 @@ static void fabric_remove(struct pci_dev *pdev)
 	mutex_unlock(&fabric.lock);
 	/*
 	 * The vectors go after fabric.lock is dropped: freeing them takes the
-	 * MSI descriptors' mutex, under which the PCI core allocates, and
-	 * reclaim can enter our notifier, which takes the fabric mutex and
-	 * then fabric.lock (a cycle lockdep reported at rmmod).  Only this
-	 * device's remove frees them, and the device core serialises it.
+	 * MSI descriptors' mutex, under which the PCI core allocates;
+	 * reclaim can enter our notifier, which takes the fabric mutex, and
+	 * the rescan takes fabric.lock under that mutex (a cycle lockdep
+	 * reported at rmmod).  Only this device's remove frees them, and the
+	 * device core serialises it.
 	 */
 	if (bound) {
 		for (v = 0; v < db->nvectors; v++)
